@@ -7,7 +7,8 @@ import {
   updateChecksum,
   updateChecksum32,
 } from '../../stack/wire/checksum.js';
-import { parseAddress } from '../../stack/wire/address.js';
+import { captured as c } from './captured.js';
+import { addr, hex, randomBytes } from './helpers.js';
 
 /** RFC 1071 section 4.1, word by word with end-around carry after every addition. */
 function naiveSum(bytes: Uint8Array, offset: number, length: number): number {
@@ -19,29 +20,6 @@ function naiveSum(bytes: Uint8Array, offset: number, length: number): number {
     if (sum > 0xffff) sum = (sum & 0xffff) + 1;
   }
   return sum;
-}
-
-/** Deterministic pseudo-random bytes (xorshift32), so failures reproduce. */
-function randomBytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-function hex(s: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
-}
-
-function addr(text: string): Uint8Array {
-  const a = parseAddress(text);
-  if (!a) throw new Error(text);
-  return a;
 }
 
 describe('onesComplementSum', () => {
@@ -136,6 +114,32 @@ describe('updateChecksum', () => {
       b[14] = (new32 >>> 8) & 0xff;
       b[15] = new32 & 0xff;
       expect(updateChecksum32(before32, old32, new32)).toBe(internetChecksum(b, 0, 40));
+    }
+  });
+});
+
+describe('checksums of packets captured from the kernel (test/wire/captured.ts)', () => {
+  it('IPv4 header and ICMP checksums sum to zero', () => {
+    for (const p of [c.ipv4EchoRequest, c.ipv4EchoReply, c.ipv4TimeExceeded, c.ipv4FragNeeded, c.ipv4RecordRouteReply]) {
+      const ihl = (p[0]! & 0x0f) * 4;
+      expect(internetChecksum(p, 0, ihl)).toBe(0);
+      expect(internetChecksum(p, ihl, p.length - ihl)).toBe(0);
+    }
+  });
+
+  it('UDP over IPv4 and UDP/ICMPv6 over IPv6 verify with the pseudo-header', () => {
+    const udp4 = c.ipv4Udp.subarray(20);
+    const ph4 = pseudoHeaderSum(c.ipv4Udp.subarray(12, 16), c.ipv4Udp.subarray(16, 20), 17, udp4.length);
+    expect(finishChecksum(onesComplementSum(udp4, 0, udp4.length, ph4))).toBe(0);
+    for (const [p, proto] of [
+      [c.ipv6Udp, 17],
+      [c.ipv6EchoRequest1408, 58],
+      [c.ipv6PacketTooBig, 58],
+      [c.ipv6NeighborAdvertisement, 58],
+    ] as const) {
+      const upper = p.subarray(40);
+      const ph = pseudoHeaderSum(p.subarray(8, 24), p.subarray(24, 40), proto, upper.length);
+      expect(finishChecksum(onesComplementSum(upper, 0, upper.length, ph))).toBe(0);
     }
   });
 });

@@ -1,0 +1,25 @@
+// Big-endian (network byte order) field access on Uint8Array, shared by the codecs.
+// Callers have bounds-checked the range already (a View's wrap, a parser's length checks).
+
+export function readU16(b: Uint8Array, at: number): number {
+  return (b[at]! << 8) | b[at + 1]!;
+}
+
+export function readU32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+export function writeU16(b: Uint8Array, at: number, value: number): void {
+  b[at] = value >>> 8;
+  b[at + 1] = value;
+}
+
+export function writeU32(b: Uint8Array, at: number, value: number): void {
+  b[at] = value >>> 24;
+  b[at + 1] = value >>> 16;
+  b[at + 2] = value >>> 8;
+  b[at + 3] = value;
+}
+
+/** A shared zero-length array for absent options and empty payloads (no allocation per packet). */
+export const EMPTY_BYTES: Uint8Array = new Uint8Array(0);

@@ -38,9 +38,65 @@ export interface UdpConfig {
   receiveQueueDatagrams: number;
 }
 
+export type CongestionControlName = 'cubic' | 'newreno';
+
 export interface TcpConfig {
-  /** Filled in by stack/tcp. */
-  [key: string]: unknown;
+  /** Send MSS over IPv4 when the peer sends no MSS option (RFC 9293 3.7.1: 536). */
+  defaultMssIpv4: number;
+  /** Send MSS over IPv6 when the peer sends no MSS option (IPv6 minimum MTU 1280 - 60). */
+  defaultMssIpv6: number;
+  /** Smallest send MSS we accept from a peer, so tiny MSS cannot multiply per-byte costs (Linux tcp_min_snd_mss = 48). */
+  minMss: number;
+  /** Bytes the application may queue in a socket's send buffer before writes report backpressure. */
+  sendBufferBytes: number;
+  /** Initial receive buffer, which bounds the advertised window (Linux tcp_rmem[1] = 131072). */
+  receiveBufferBytes: number;
+  /** Receive buffer auto-tuning grows up to this, and the window scale is chosen for it (Linux tcp_rmem[2] = 6 MiB). */
+  receiveBufferMaxBytes: number;
+  /** Grow the receive buffer with the measured delivery rate (Linux tcp_moderate_rcvbuf = 1). */
+  receiveBufferAutoTune: boolean;
+  /** Out-of-order segments held for reassembly; bounds per-segment bookkeeping against 1-byte floods. */
+  outOfOrderMaxSegments: number;
+  /** Floor of the RTO's variance term, RTO >= SRTT + this (Linux TCP_RTO_MIN = 200 ms). */
+  minRtoMs: number;
+  /** Ceiling of the RTO including backoff (Linux TCP_RTO_MAX = 120 s; RFC 6298 2.5 needs >= 60 s). */
+  maxRtoMs: number;
+  /** RTO before any RTT sample (RFC 6298 2.1: 1 s). */
+  initialRtoMs: number;
+  /** Clock granularity G in the RTO formula (RFC 6298 2.3); our clock ticks in ms. */
+  clockGranularityMs: number;
+  /** Window of the min-RTT filter used by RACK and HyStart++ (Linux tcp_min_rtt_wlen = 300 s). */
+  minRttWindowMs: number;
+  /** Congestion control for new connections: CUBIC is Linux's default (RFC 9438); NewReno is RFC 5681/6582. */
+  congestionControl: CongestionControlName;
+  /** Initial congestion window in segments (RFC 6928: 10, as Linux). */
+  initialCwndSegments: number;
+  /** Use HyStart++ (RFC 9406) in the initial slow start, to leave it before the queue overflows. */
+  hystart: boolean;
+  /** Duplicate-ACK / SACKed-segment threshold for loss (RFC 5681 3.2, RFC 6675 2: 3). */
+  dupThresh: number;
+  /** RACK-TLP time-based loss detection and tail loss probes (RFC 8985; Linux default). */
+  rackTlp: boolean;
+  /** Worst-case delayed-ACK time the peer may use, added to a single-segment TLP timeout (RFC 8985 7.2: 200 ms). */
+  maxAckDelayMs: number;
+  /** SACKed ranges kept by the sender's scoreboard; a hostile receiver cannot make it grow beyond this. */
+  sackMaxRanges: number;
+  /** Shortest delayed-ACK timeout (Linux TCP_DELACK_MIN / TCP_ATO_MIN = 40 ms). */
+  delayedAckMinMs: number;
+  /** Longest delayed-ACK timeout (Linux TCP_DELACK_MAX = 200 ms; RFC 9293 3.8.6.3 requires < 500 ms). */
+  delayedAckMaxMs: number;
+  /** Segments ACKed immediately at connection start and after idle, so slow start is not slowed (Linux TCP_MAX_QUICKACKS = 16). */
+  quickAckSegments: number;
+  /** Nagle's algorithm (RFC 1122 4.2.3.4) unless the socket sets noDelay; Node's default. */
+  nagle: boolean;
+  /** Offer timestamps (RFC 7323): RTT measurement and PAWS. */
+  timestamps: boolean;
+  /** Offer SACK (RFC 2018). */
+  sack: boolean;
+  /** Offer window scaling (RFC 7323 2). */
+  windowScaling: boolean;
+  /** How long a SYN cookie stays valid (Linux: 2 counter periods of 64 s). */
+  synCookieMaxAgeMs: number;
 }
 
 export interface StackConfig {
@@ -69,7 +125,36 @@ export const DEFAULT_CONFIG: StackConfig = {
     receiveQueueBytes: 212_992,
     receiveQueueDatagrams: 1024,
   },
-  tcp: {},
+  tcp: {
+    defaultMssIpv4: 536,
+    defaultMssIpv6: 1220,
+    minMss: 48,
+    sendBufferBytes: 1 << 20,
+    receiveBufferBytes: 131_072,
+    receiveBufferMaxBytes: 6 << 20,
+    receiveBufferAutoTune: true,
+    outOfOrderMaxSegments: 4096,
+    minRtoMs: 200,
+    maxRtoMs: 120_000,
+    initialRtoMs: 1000,
+    clockGranularityMs: 1,
+    minRttWindowMs: 300_000,
+    congestionControl: 'cubic',
+    initialCwndSegments: 10,
+    hystart: true,
+    dupThresh: 3,
+    rackTlp: true,
+    maxAckDelayMs: 200,
+    sackMaxRanges: 1024,
+    delayedAckMinMs: 40,
+    delayedAckMaxMs: 200,
+    quickAckSegments: 16,
+    nagle: true,
+    timestamps: true,
+    sack: true,
+    windowScaling: true,
+    synCookieMaxAgeMs: 128_000,
+  },
 };
 
 export type PartialConfig = { [K in keyof StackConfig]?: Partial<StackConfig[K]> };

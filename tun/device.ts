@@ -1,0 +1,448 @@
+// A Linux TUN device (Documentation/networking/tuntap.rst): raw IP packets in and out of
+// the kernel, with the virtio_net_hdr (vnet-header.ts) so the kernel hands us TCP
+// super-packets and segments the ones we write (REFERENCE.md "TUN on Linux").
+//
+// Reads never touch the libuv thread pool: the descriptors are non-blocking, a worker thread
+// waits in poll(2) and wakes the main thread, which reads until EAGAIN (readiness.ts says
+// why this beat a worker-filled ring). Writes are synchronous write(2)/writev(2) calls: the
+// kernel takes a TUN write in the caller's context without blocking.
+//
+// The interface is configured by spawning `ip` (iproute2), once at set-up, never per packet.
+// A TUN device may be moved to another network namespace after creation (`netns` option or
+// moveToNetns): the open descriptor keeps working, which lets one root process serve several
+// lab namespaces.
+
+import { execFileSync } from 'node:child_process';
+import type { TxOffload } from '../stack/ip/offload.js';
+import {
+  closeFile,
+  EAGAIN,
+  EINTR,
+  errnoName,
+  ioctlPointer,
+  ioctlValue,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  O_RDWR,
+  openFile,
+  readInto,
+  SyscallError,
+  writeFrom,
+  writev2,
+} from './libc.js';
+import type { Link, LinkPacket, LinkRxMeta, ReceiveHandler } from './link.js';
+import { ReadinessWatcher } from './readiness.js';
+import {
+  emitVnetHeader,
+  VNET_HDR_F_NEEDS_CSUM,
+  VNET_HDR_GSO_ECN,
+  VNET_HDR_GSO_NONE,
+  VNET_HDR_GSO_TCPV4,
+  VNET_HDR_GSO_TCPV6,
+  VNET_HDR_GSO_UDP_L4,
+  VNET_HEADER_LENGTH,
+  VnetHeaderView,
+} from './vnet-header.js';
+
+// include/uapi/linux/if_tun.h (x86-64/arm64 _IOW encodings).
+const TUNSETIFF = 0x400454ca;
+const TUNSETOFFLOAD = 0x400454d0;
+const IFF_TUN = 0x0001;
+const IFF_MULTI_QUEUE = 0x0100;
+const IFF_NO_PI = 0x1000;
+const IFF_VNET_HDR = 0x4000;
+const TUN_F_CSUM = 0x01;
+const TUN_F_TSO4 = 0x02;
+const TUN_F_TSO6 = 0x04;
+// The kernel enables UDP segmentation offload only when both are given (tun_set_offload).
+const TUN_F_USO4 = 0x20;
+const TUN_F_USO6 = 0x40;
+
+/** struct ifreq: char ifr_name[IFNAMSIZ = 16], then the flags (short) at 16; 40 bytes on LP64. */
+const IFREQ_SIZE = 40;
+const IFNAMSIZ = 16;
+const IFR_FLAGS = 16;
+
+/** Largest packet a read can return: an IPv6 header plus a 65535-byte payload. */
+const MAX_PACKET = 40 + 0xffff;
+/** Packets up to this size are copied behind the header and written at once; larger ones use writev. */
+const COPY_WRITE_MAX = 4096;
+const DEFAULT_READ_BATCH = 256;
+const DEFAULT_NAME = 'nstun%d';
+
+export interface TunOffloads {
+  /** The kernel may leave transport checksums partial (NEEDS_CSUM); required by the others. */
+  csum: boolean;
+  /** The kernel may hand over IPv4 TCP super-packets (TSO4). */
+  tso4: boolean;
+  /** The kernel may hand over IPv6 TCP super-packets (TSO6). */
+  tso6: boolean;
+  /** The kernel may hand over UDP super-packets (USO, kernel >= 6.2; dropped when refused). */
+  uso: boolean;
+}
+
+export interface TunOptions {
+  /** Interface name, at most 15 characters; `%d` lets the kernel pick a free number. Default 'nstun%d'. */
+  name?: string;
+  /** MTU to set (`ip link set mtu`); the kernel default is 1500. */
+  mtu?: number;
+  /** Prefix every packet with a virtio_net_hdr, enabling offloads. Default true. */
+  vnetHeader?: boolean;
+  /** Offloads to ask for (only with vnetHeader). Default csum + tso4 + tso6. */
+  offloads?: Partial<TunOffloads>;
+  /** Open the device with IFF_MULTI_QUEUE (other processes may attach queues). */
+  multiQueue?: boolean;
+  /** Number of queues (descriptors) to open; more than 1 implies multiQueue. Default 1. */
+  queues?: number;
+  /** Move the device into this network namespace (`ip netns` name) right after creating it. */
+  netns?: string;
+  /** Bring the interface up. Default true (a TUN that is down refuses writes with EIO). */
+  up?: boolean;
+  /** At most this many packets per receive batch; the event loop gets a turn between batches. Default 256. */
+  readBatch?: number;
+  /** The clone device; only tests change it (to exercise the error path). Default /dev/net/tun. */
+  devicePath?: string;
+}
+
+export interface TunStats {
+  rxPackets: number;
+  rxBytes: number;
+  /** Receive batches delivered (rxPackets / rxBatches is the mean batch size). */
+  rxBatches: number;
+  /** Reads that returned something unusable (shorter than the virtio header). */
+  rxErrors: number;
+  txPackets: number;
+  txBytes: number;
+  /** Packets the kernel refused, by errno name ('EIO' = interface down, 'EINVAL' = bad header). */
+  txErrors: number;
+  lastTxError?: string;
+}
+
+const GSO_TYPES: Record<number, LinkRxMeta['gsoType']> = {
+  [VNET_HDR_GSO_TCPV4]: 'tcpv4',
+  [VNET_HDR_GSO_TCPV6]: 'tcpv6',
+  [VNET_HDR_GSO_UDP_L4]: 'udp',
+};
+
+/** An open TUN device: a Link plus device controls. Create it with openTun(). */
+export class TunDevice implements Link {
+  readonly stats: TunStats = {
+    rxPackets: 0,
+    rxBytes: 0,
+    rxBatches: 0,
+    rxErrors: 0,
+    txPackets: 0,
+    txBytes: 0,
+    txErrors: 0,
+  };
+  private handler: ReceiveHandler | undefined;
+  private watcher: ReadinessWatcher | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly readBuffer = new Uint8Array(VNET_HEADER_LENGTH + MAX_PACKET);
+  // Header and copied packet share one off-heap buffer; writev2 needs memory V8 never moves.
+  private readonly writeBuffer = new Uint8Array(VNET_HEADER_LENGTH + COPY_WRITE_MAX);
+  private readonly writeHeader = this.writeBuffer.subarray(0, VNET_HEADER_LENGTH);
+  private nextQueue = 0;
+
+  /** @internal Use openTun(). */
+  constructor(
+    /** The real interface name (the kernel filled in any %d). */
+    readonly name: string,
+    /** One descriptor per queue; writes go to the first. */
+    readonly fds: readonly number[],
+    readonly vnetHeader: boolean,
+    /** Offloads the kernel accepted. */
+    readonly offloads: Readonly<TunOffloads>,
+    private mtuValue: number,
+    private netnsName: string | undefined,
+    private readonly readBatch: number,
+    /** Called when the device fails while running (read error, watcher death); then it closes. */
+    public onError: (err: Error) => void = () => {},
+  ) {}
+
+  get mtu(): number {
+    return this.mtuValue;
+  }
+
+  /** The network namespace the interface lives in (undefined: the one this process started in). */
+  get netns(): string | undefined {
+    return this.netnsName;
+  }
+
+  onReceive(handler: ReceiveHandler): void {
+    this.handler = handler;
+    if (!this.watcher && !this.closing) {
+      this.watcher = new ReadinessWatcher(this.fds, this.drain, (err) => this.fail(err));
+    }
+  }
+
+  send(packet: Uint8Array, offload?: TxOffload): boolean {
+    if (this.closing) return this.refuse('EBADF');
+    let n: number;
+    if (!this.vnetHeader) {
+      // Without the header the kernel cannot be told about partial checksums or segmentation.
+      if (offload) return this.refuse('EOFFLOAD');
+      n = writeFrom(this.fds[0]!, packet);
+    } else {
+      this.fillWriteHeader(packet, offload);
+      if (packet.length <= COPY_WRITE_MAX) {
+        this.writeBuffer.set(packet, VNET_HEADER_LENGTH);
+        n = writeFrom(this.fds[0]!, this.writeBuffer, VNET_HEADER_LENGTH + packet.length);
+      } else {
+        n = writev2(this.fds[0]!, this.writeHeader, packet);
+      }
+    }
+    if (n < 0) return this.refuse(errnoName(-n));
+    this.stats.txPackets++;
+    this.stats.txBytes += packet.length;
+    return true;
+  }
+
+  /** Sets the interface MTU (`ip link set mtu`). */
+  setMtu(mtu: number): void {
+    runIp(['link', 'set', 'dev', this.name, 'mtu', String(mtu)], this.netnsName);
+    this.mtuValue = mtu;
+  }
+
+  /** Brings the interface up (or down). */
+  setUp(up = true): void {
+    runIp(['link', 'set', 'dev', this.name, up ? 'up' : 'down'], this.netnsName);
+  }
+
+  /** Adds an address in CIDR notation ('10.0.0.1/24', 'fd00::1/64'). */
+  addAddress(cidr: string): void {
+    runIp(['address', 'add', cidr, 'dev', this.name], this.netnsName);
+  }
+
+  /**
+   * Moves the interface into network namespace `netns` (an `ip netns` name). Addresses and
+   * the up state are lost on the move (the kernel resets them), the MTU is kept.
+   */
+  moveToNetns(netns: string): void {
+    runIp(['link', 'set', 'dev', this.name, 'netns', netns], this.netnsName);
+    this.netnsName = netns;
+  }
+
+  /** Stops the reader worker and closes every descriptor (which deletes the interface). */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.watcher?.close();
+      for (const fd of this.fds) closeFile(fd);
+    })();
+    return this.closing;
+  }
+
+  private fillWriteHeader(packet: Uint8Array, offload: TxOffload | undefined): void {
+    const h = this.writeHeader;
+    if (!offload) {
+      h.fill(0);
+      return;
+    }
+    const gso = offload.gsoType !== undefined && (offload.gsoSize ?? 0) > 0;
+    // hdr_len tells the kernel how much to put in the linear part: all headers for GSO
+    // (IP + TCP with options), else up to the checksum field (the kernel's own minimum).
+    const tcpHeader = (packet[offload.checksumStart + 12] ?? 0x50) >>> 4;
+    const hdrLen = gso ? offload.checksumStart + tcpHeader * 4 : offload.checksumStart + offload.checksumOffset + 2;
+    emitVnetHeader(
+      {
+        flags: VNET_HDR_F_NEEDS_CSUM,
+        gsoType: gso ? (offload.gsoType === 'tcpv6' ? VNET_HDR_GSO_TCPV6 : VNET_HDR_GSO_TCPV4) : VNET_HDR_GSO_NONE,
+        hdrLen: Math.min(hdrLen, packet.length),
+        gsoSize: gso ? offload.gsoSize! : 0,
+        csumStart: offload.checksumStart,
+        csumOffset: offload.checksumOffset,
+      },
+      h,
+      0,
+    );
+  }
+
+  private refuse(code: string): boolean {
+    this.stats.txErrors++;
+    this.stats.lastTxError = code;
+    return false;
+  }
+
+  /** Runs on the main thread when a queue is readable: read up to readBatch packets, deliver them. */
+  private readonly drain = (): void => {
+    if (this.closing) return;
+    const batch: LinkPacket[] = [];
+    let exhausted = 0;
+    // Round-robin over the queues so one busy queue cannot starve the others.
+    while (batch.length < this.readBatch && exhausted < this.fds.length) {
+      const fd = this.fds[this.nextQueue]!;
+      const n = readInto(fd, this.readBuffer);
+      if (n < 0) {
+        if (-n !== EAGAIN && -n !== EINTR) {
+          this.fail(new SyscallError('read', -n, `read from TUN ${this.name}`, 'the interface was probably deleted; open it again'));
+          return;
+        }
+        exhausted++;
+        this.nextQueue = (this.nextQueue + 1) % this.fds.length;
+        continue;
+      }
+      exhausted = 0;
+      const packet = this.parse(n);
+      if (packet) batch.push(packet);
+    }
+    if (batch.length > 0) {
+      this.stats.rxBatches++;
+      // A handler that throws must not stall the reader: report it and carry on.
+      try {
+        this.handler?.(batch);
+      } catch (err) {
+        this.onError(err as Error);
+      }
+    }
+    if (this.closing) return;
+    if (batch.length >= this.readBatch) setImmediate(this.drain);
+    else this.watcher?.rearm();
+  };
+
+  /** Copies one read out of the read buffer, with its metadata. */
+  private parse(n: number): LinkPacket | undefined {
+    if (!this.vnetHeader) {
+      this.countRx(n);
+      return { packet: this.readBuffer.slice(0, n), meta: {} };
+    }
+    const header = VnetHeaderView.wrap(this.readBuffer.subarray(0, n));
+    if (!header.ok || n === VNET_HEADER_LENGTH) {
+      this.stats.rxErrors++;
+      return undefined;
+    }
+    const h = header.value;
+    const meta: LinkRxMeta = {};
+    if (h.checksumVerified) meta.checksumVerified = true;
+    const gsoType = GSO_TYPES[h.gsoType & ~VNET_HDR_GSO_ECN];
+    if (gsoType) {
+      meta.gsoType = gsoType;
+      meta.gsoSize = h.gsoSize;
+    }
+    this.countRx(n - VNET_HEADER_LENGTH);
+    return { packet: this.readBuffer.slice(VNET_HEADER_LENGTH, n), meta };
+  }
+
+  private countRx(bytes: number): void {
+    this.stats.rxPackets++;
+    this.stats.rxBytes += bytes;
+  }
+
+  private fail(err: Error): void {
+    if (this.closing) return;
+    void this.close();
+    this.onError(err);
+  }
+}
+
+/**
+ * Creates (or attaches to) a TUN interface and returns it configured: offloads negotiated,
+ * moved to `netns` if asked, MTU set, up. Throws an Error with `code`:
+ *  - 'ETUNPERM'    no permission (run as root or grant CAP_NET_ADMIN);
+ *  - 'ETUNMISSING' no /dev/net/tun (modprobe tun);
+ *  - an errno name ('EBUSY', 'EINVAL', ...) for other kernel refusals;
+ *  - 'EIPCOMMAND'  an `ip` command failed (its stderr is in the message).
+ */
+export function openTun(opts: TunOptions = {}): TunDevice {
+  const name = opts.name ?? DEFAULT_NAME;
+  if (Buffer.byteLength(name) >= IFNAMSIZ) {
+    throw Object.assign(new Error(`TUN name '${name}' is longer than ${IFNAMSIZ - 1} bytes; choose a shorter one`), {
+      code: 'EINVAL',
+    });
+  }
+  const vnetHeader = opts.vnetHeader ?? true;
+  const queues = Math.max(1, opts.queues ?? 1);
+  const multiQueue = (opts.multiQueue ?? false) || queues > 1;
+  const devicePath = opts.devicePath ?? '/dev/net/tun';
+  const flags = IFF_TUN | IFF_NO_PI | (vnetHeader ? IFF_VNET_HDR : 0) | (multiQueue ? IFF_MULTI_QUEUE : 0);
+
+  const fds: number[] = [];
+  let realName = name;
+  let offloads: TunOffloads = { csum: false, tso4: false, tso6: false, uso: false };
+  try {
+    for (let q = 0; q < queues; q++) {
+      const fd = openCloneDevice(devicePath);
+      fds.push(fd);
+      // Every queue after the first attaches to the name the kernel gave the first.
+      realName = setInterface(fd, q === 0 ? name : realName, flags);
+    }
+    if (vnetHeader) offloads = negotiateOffloads(fds, { csum: true, tso4: true, tso6: true, uso: false, ...opts.offloads });
+  } catch (err) {
+    for (const fd of fds) closeFile(fd);
+    throw err;
+  }
+
+  const device = new TunDevice(realName, fds, vnetHeader, offloads, 1500, undefined, opts.readBatch ?? DEFAULT_READ_BATCH);
+  try {
+    if (opts.netns !== undefined) device.moveToNetns(opts.netns);
+    if (opts.mtu !== undefined) device.setMtu(opts.mtu);
+    if (opts.up ?? true) device.setUp();
+  } catch (err) {
+    void device.close();
+    throw err;
+  }
+  return device;
+}
+
+function openCloneDevice(path: string): number {
+  try {
+    return openFile(path, O_RDWR | O_NONBLOCK | O_CLOEXEC, `open ${path}`);
+  } catch (err) {
+    const e = err as SyscallError;
+    if (e.code === 'ENOENT' || e.code === 'ENODEV' || e.code === 'ENXIO') {
+      throw new SyscallError('open', e.errno, `open ${path}`, 'the TUN driver is missing: load it (modprobe tun)', 'ETUNMISSING');
+    }
+    if (e.code === 'EACCES' || e.code === 'EPERM') {
+      throw new SyscallError('open', e.errno, `open ${path}`, 'run as root or grant CAP_NET_ADMIN', 'ETUNPERM');
+    }
+    throw err;
+  }
+}
+
+/** TUNSETIFF; returns the interface name the kernel chose (it expands %d). */
+function setInterface(fd: number, name: string, flags: number): string {
+  const ifr = Buffer.alloc(IFREQ_SIZE);
+  ifr.write(name, 0, IFNAMSIZ - 1, 'latin1');
+  ifr.writeUInt16LE(flags, IFR_FLAGS);
+  try {
+    ioctlPointer(fd, TUNSETIFF, ifr, `TUNSETIFF ${name}`);
+  } catch (err) {
+    const e = err as SyscallError;
+    if (e.code === 'EPERM' || e.code === 'EACCES') {
+      throw new SyscallError('ioctl', e.errno, `TUNSETIFF ${name}`, 'run as root or grant CAP_NET_ADMIN', 'ETUNPERM');
+    }
+    throw err;
+  }
+  const end = ifr.indexOf(0);
+  return ifr.toString('latin1', 0, end < 0 || end > IFNAMSIZ ? IFNAMSIZ : end);
+}
+
+/** TUNSETOFFLOAD on every queue; retries without USO when the kernel refuses it. */
+function negotiateOffloads(fds: readonly number[], want: TunOffloads): TunOffloads {
+  // TSO and USO are only honoured together with CSUM (tun_set_offload rejects them alone).
+  const csum = want.csum;
+  const attempt: TunOffloads = { csum, tso4: csum && want.tso4, tso6: csum && want.tso6, uso: csum && want.uso };
+  const bits = (o: TunOffloads): number =>
+    (o.csum ? TUN_F_CSUM : 0) | (o.tso4 ? TUN_F_TSO4 : 0) | (o.tso6 ? TUN_F_TSO6 : 0) | (o.uso ? TUN_F_USO4 | TUN_F_USO6 : 0);
+  try {
+    for (const fd of fds) ioctlValue(fd, TUNSETOFFLOAD, bits(attempt), 'TUNSETOFFLOAD');
+    return attempt;
+  } catch (err) {
+    if (!attempt.uso || (err as SyscallError).code !== 'EINVAL') throw err;
+    const fallback = { ...attempt, uso: false };
+    for (const fd of fds) ioctlValue(fd, TUNSETOFFLOAD, bits(fallback), 'TUNSETOFFLOAD');
+    return fallback;
+  }
+}
+
+/** Runs `ip [-n netns] args`; throws an Error with code 'EIPCOMMAND' carrying ip's complaint. */
+function runIp(args: string[], netns: string | undefined): void {
+  const argv = netns === undefined ? args : ['-n', netns, ...args];
+  try {
+    execFileSync('ip', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    const stderr = String((err as { stderr?: Buffer }).stderr ?? '').trim();
+    throw Object.assign(new Error(`ip ${argv.join(' ')} failed: ${stderr || (err as Error).message}; check that iproute2 is installed and the name/namespace exist`), {
+      code: 'EIPCOMMAND',
+    });
+  }
+}

@@ -1,0 +1,45 @@
+// The device boundary (smoltcp's phy::Device): something that carries raw IP packets in both
+// directions. A TUN device is one; CaptureLink and ImpairedLink wrap any Link and are Links
+// themselves, so they stack (capture what the impaired link really delivered, or the other
+// way round).
+
+import type { TxOffload } from '../stack/ip/offload.js';
+
+/** What the link knows about a received packet. */
+export interface LinkRxMeta {
+  /**
+   * The transport checksum needs no verification: the kernel produced the packet (its checksum
+   * field may hold only the pseudo-header sum, virtio NEEDS_CSUM) or verified it (DATA_VALID).
+   */
+  checksumVerified?: boolean;
+  /** Set on a GSO super-packet: payload bytes per segment the sender meant (its MSS for TCP). */
+  gsoSize?: number;
+  /** Set on a GSO super-packet: its kind. */
+  gsoType?: 'tcpv4' | 'tcpv6' | 'udp';
+}
+
+export interface LinkPacket {
+  /** One IP packet (IPv4 or IPv6), owned by the receiver from now on. */
+  packet: Uint8Array;
+  meta: LinkRxMeta;
+}
+
+/** Receives packets in batches: everything the link had ready at once, in arrival order. */
+export type ReceiveHandler = (batch: LinkPacket[]) => void;
+
+export interface Link {
+  readonly name: string;
+  /** Largest packet the link carries without offload, in bytes. */
+  readonly mtu: number;
+  /**
+   * Hands one IP packet to the link. With `offload` the packet may be a TCP super-packet
+   * and its checksum partial (stack/ip/offload.ts). The caller may reuse `packet` once send
+   * returns. Returns false when the link refused it (counted in the link's statistics); a
+   * packet lost by an impaired link still counts as sent.
+   */
+  send(packet: Uint8Array, offload?: TxOffload): boolean;
+  /** Sets the receiver (replacing any previous one). Packets arriving with none set are dropped. */
+  onReceive(handler: ReceiveHandler): void;
+  /** Releases everything; nothing keeps running after the promise resolves. */
+  close(): Promise<void>;
+}

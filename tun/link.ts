@@ -43,3 +43,7 @@ export interface Link {
   /** Releases everything; nothing keeps running after the promise resolves. */
   close(): Promise<void>;
 }
+
+// The wrappers live one per file; importing them from here works too.
+export { CaptureLink } from './capture-link.js';
+export { ImpairedLink, type ImpairedLinkOptions, type ImpairedLinkParams } from './impaired-link.js';

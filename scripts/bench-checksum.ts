@@ -21,7 +21,8 @@ function bench(label: string, bytes: Uint8Array, offset: number, length: number)
   }
   const elapsedNs = Number(now - start);
   const gbps = (iterations * length) / elapsedNs;
-  console.log(`${label.padEnd(36)} ${gbps.toFixed(2)} GB/s  (${iterations} sums, sink ${sink})`);
+  const nsPerSum = elapsedNs / iterations;
+  console.log(`${label.padEnd(36)} ${gbps.toFixed(2)} GB/s  ${nsPerSum.toFixed(1)} ns/sum  (${iterations} sums, sink ${sink})`);
 }
 
 const buffer = new Uint8Array(SIZE + 8);
@@ -29,3 +30,6 @@ for (let i = 0; i < buffer.length; i++) buffer[i] = (i * 131 + 7) & 0xff;
 bench('64 KiB, aligned', buffer, 0, SIZE);
 bench('64 KiB - 1, offset 1 (unaligned)', buffer, 1, SIZE - 1);
 bench('1500 B, aligned', buffer, 0, 1500);
+bench('128 B', buffer, 0, 128);
+bench('40 B (a TCP header with options)', buffer, 0, 40);
+bench('20 B (an IPv4 header)', buffer, 0, 20);

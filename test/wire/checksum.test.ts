@@ -58,6 +58,13 @@ describe('onesComplementSum', () => {
     expect(split).toBe(whole);
   });
 
+  it('refuses a range outside the bytes instead of summing garbage', () => {
+    const b = new Uint8Array(64);
+    expect(() => onesComplementSum(b, 1, 64)).toThrow(RangeError);
+    expect(() => onesComplementSum(b, 0, -2)).toThrow(RangeError);
+    expect(() => onesComplementSum(b.subarray(8), 0, 60)).toThrow(RangeError);
+  });
+
   it('RFC 1071 section 3 example', () => {
     // 00 01 f2 03 f4 f5 f6 f7 sums to 0xddf2.
     expect(onesComplementSum(hex('0001f203f4f5f6f7'), 0, 8)).toBe(0xddf2);

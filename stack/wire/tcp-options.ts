@@ -174,12 +174,17 @@ export function emitTcpOptions(options: readonly TcpOption[], out: Uint8Array, o
   const total = tcpOptionsLength(options);
   if (total > TCP_MAX_OPTIONS_LENGTH) throw new RangeError(`TCP options of ${total} bytes exceed ${TCP_MAX_OPTIONS_LENGTH}`);
   if (offset < 0 || offset + total > out.length) throw new RangeError(`TCP options of ${total} bytes do not fit at ${offset}`);
+  return writeTcpOptions(options, out, offset);
+}
+
+/** emitTcpOptions without the checks, for emitTcp, which has made them already. */
+export function writeTcpOptions(options: readonly TcpOption[], out: Uint8Array, offset: number): number {
   let at = offset;
   for (const opt of options) {
     switch (opt.kind) {
       case 'eol':
         out[at] = TCP_OPTION_EOL;
-        out.fill(0, at + 1, at + 1 + opt.padding);
+        if (opt.padding > 0) out.fill(0, at + 1, at + 1 + opt.padding);
         if (opt.trailing !== undefined) out.set(opt.trailing.subarray(0, opt.padding), at + 1);
         at += 1 + opt.padding;
         break;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../stack/random.js';
 import { parseAddress, type IpAddress } from '../../stack/wire/address.js';
 import { finishChecksum, onesComplementSum, pseudoHeaderSum } from '../../stack/wire/checksum.js';
 import {
@@ -378,13 +379,8 @@ describe('parse errors', () => {
   }
 
   it('never throws on random bytes, and re-encodes whatever it accepts', () => {
-    let x = 0x2545f491;
-    const next = (): number => {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      return x >>> 0;
-    };
+    const random = seededRandom('tcp fuzz');
+    const next = (): number => random.uint32();
     let accepted = 0;
     for (let n = 0; n < 5000; n++) {
       const bytes = new Uint8Array(next() % 80);

@@ -23,3 +23,13 @@ export function writeU32(b: Uint8Array, at: number, value: number): void {
 
 /** A shared zero-length array for absent options and empty payloads (no allocation per packet). */
 export const EMPTY_BYTES: Uint8Array = new Uint8Array(0);
+
+/**
+ * A fresh copy of bytes[at, at + length), for values that outlive the packet (addresses).
+ * For a handful of bytes, a new array filled by a loop costs less than `slice`.
+ */
+export function copyBytes(b: Uint8Array, at: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = b[at + i]!;
+  return out;
+}

@@ -3,7 +3,7 @@
 // trusts them, and keeping them raw makes re-encoding byte-identical.
 
 import type { IpAddress } from './address.js';
-import { EMPTY_BYTES, readU16, readU32, writeU16 } from './bytes.js';
+import { copyBytes, EMPTY_BYTES, readU16, readU32, writeU16 } from './bytes.js';
 import { internetChecksum } from './checksum.js';
 import { ok, wireError, type ParseResult, type WireError } from './result.js';
 
@@ -163,8 +163,8 @@ function parse(bytes: Uint8Array, quoted: boolean): ParseResult<{ repr: Ipv4Repr
     fragmentOffset: (flagsOffset & OFFSET_MASK) * 8,
     ttl: bytes[8]!,
     protocol: bytes[9]!,
-    src: bytes.slice(12, 16),
-    dst: bytes.slice(16, 20),
+    src: copyBytes(bytes, 12, 4),
+    dst: copyBytes(bytes, 16, 4),
     options: headerLength > IPV4_MIN_HEADER_LENGTH ? bytes.subarray(IPV4_MIN_HEADER_LENGTH, headerLength) : EMPTY_BYTES,
     totalLength,
     checksum: readU16(bytes, 10),

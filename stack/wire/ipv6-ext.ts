@@ -112,6 +112,7 @@ export function parseExtensionHeaders(
   end: number,
 ): ParseResult<Ipv6ExtensionChain> {
   const headers: Ipv6ExtensionHeader[] = [];
+  end = Math.min(end, bytes.length);
   let at = offset;
   let next = nextHeader;
   for (;;) {

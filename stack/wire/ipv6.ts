@@ -2,7 +2,7 @@
 // extension header chain (ipv6-ext.ts) to the upper layer.
 
 import type { IpAddress } from './address.js';
-import { readU16, readU32, writeU16, writeU32 } from './bytes.js';
+import { copyBytes, readU16, readU32, writeU16, writeU32 } from './bytes.js';
 import {
   emitExtensionHeader,
   extensionHeaderLength,
@@ -121,8 +121,8 @@ function parse(bytes: Uint8Array, quoted: boolean): ParseResult<ParsedIpv6> {
     trafficClass: (word0 >>> 20) & 0xff,
     flowLabel: word0 & 0xfffff,
     hopLimit: bytes[7]!,
-    src: bytes.slice(8, 24),
-    dst: bytes.slice(24, 40),
+    src: copyBytes(bytes, 8, 16),
+    dst: copyBytes(bytes, 24, 16),
     nextHeader,
     extensionHeaders: chain.value.headers,
     upperProtocol: chain.value.upperProtocol,

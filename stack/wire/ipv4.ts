@@ -55,8 +55,10 @@ function checkIpv4(bytes: Uint8Array, quoted: boolean): WireError | undefined {
   if (totalLength < headerLength) {
     return wireError('ipv4', 'BAD_LENGTH', `total length ${totalLength} < header length ${headerLength}`);
   }
-  // Bytes past the total length (e.g. Ethernet minimum-frame padding) are not ours.
-  if (totalLength > bytes.length && !quoted) return wireError('ipv4', 'TRUNCATED', `total length ${totalLength} > ${bytes.length} bytes`);
+  if (totalLength > bytes.length && !quoted) {
+    return wireError('ipv4', 'TRUNCATED', `total length ${totalLength} > ${bytes.length} bytes`);
+  }
+  // Bytes past the total length (e.g. Ethernet minimum-frame padding) are not ours: ignored.
   return undefined;
 }
 

@@ -35,16 +35,7 @@ export class SeqRangeSet {
     let j = i;
     while (j < r.length && seqLeq(r[j]!.start, end)) j++;
     if (i === j && r.length >= maxRanges) return -1;
-    let fresh = 0;
-    let cursor = start;
-    for (let k = i; k < j; k++) {
-      const rk = r[k]!;
-      if (seqLt(cursor, rk.start)) {
-        fresh += this.piece(cursor, rk.start, added);
-      }
-      cursor = seqMax(cursor, rk.end);
-    }
-    if (seqLt(cursor, end)) fresh += this.piece(cursor, end, added);
+    const fresh = this.gapsFrom(i, start, end, added);
     const merged =
       i === j
         ? { start, end }
@@ -52,6 +43,15 @@ export class SeqRangeSet {
     r.splice(i, j - i, merged);
     this.bytes += fresh;
     return fresh;
+  }
+
+  /**
+   * The parts of [start, end) not in the set: returns their size and, when `out` is
+   * given, appends them in ascending order. The set is not changed.
+   */
+  gaps(start: number, end: number, out?: SeqRange[]): number {
+    if (!seqLt(start, end)) return 0;
+    return this.gapsFrom(this.firstEndingAfter(seqAdd(start, -1)), start, end, out);
   }
 
   /** Remove every member below `seq`; returns how many were removed. */
@@ -129,8 +129,23 @@ export class SeqRangeSet {
     this.bytes = 0;
   }
 
-  private piece(start: number, end: number, added: SeqRange[] | undefined): number {
-    added?.push({ start, end });
-    return (end - start) >>> 0;
+  /** gaps() starting the walk at range index `i` (the first range that ends at or after `start`). */
+  private gapsFrom(i: number, start: number, end: number, out: SeqRange[] | undefined): number {
+    const r = this.ranges;
+    let missing = 0;
+    let cursor = start;
+    for (let k = i; k < r.length && seqLt(r[k]!.start, end); k++) {
+      const rk = r[k]!;
+      if (seqLt(cursor, rk.start)) {
+        out?.push({ start: cursor, end: rk.start });
+        missing += (rk.start - cursor) >>> 0;
+      }
+      cursor = seqMax(cursor, rk.end);
+    }
+    if (seqLt(cursor, end)) {
+      out?.push({ start: cursor, end });
+      missing += (end - cursor) >>> 0;
+    }
+    return missing;
   }
 }

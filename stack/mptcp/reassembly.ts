@@ -2,118 +2,17 @@
 // bytes), out of order across subflows and duplicated by reinjections; it is delivered to
 // the application in order, and the DATA_ACK and the shared receive window (RFC 8684
 // 3.3.4: relative to the DATA_ACK, one window for all subflows) are derived from it.
-// OutOfOrderQueue is the generic part (byte ranges keyed by a number offset) and fits a
-// TCP receiver as well once its 32-bit sequence numbers are unwrapped to offsets.
-// Bytes are kept by reference (subarrays of what the caller hands in): no copy here.
+// Out-of-order data goes to TCP's ReassemblyQueue (zero-copy views, overlap trimming,
+// limits with eviction from above): everything it holds lies inside the window, which is
+// far below 2^31, so data offsets taken modulo 2^32 are valid sequence numbers for it.
 
-interface Piece {
-  offset: number;
-  bytes: Uint8Array;
-}
+import { ReassemblyQueue } from '../tcp/reassembly.js';
 
-/** Byte ranges received ahead of the in-order point, kept sorted and non-overlapping. */
-export class OutOfOrderQueue {
-  private readonly pieces: Piece[] = [];
-  private byteCount = 0;
+const TWO_POW_32 = 4294967296;
 
-  /** Bytes held. */
-  get bytes(): number {
-    return this.byteCount;
-  }
-
-  /** Separate ranges held (the resource a hostile sender inflates with tiny holes). */
-  get segments(): number {
-    return this.pieces.length;
-  }
-
-  /** Offset of the first held byte (undefined when empty). */
-  get firstOffset(): number | undefined {
-    return this.pieces[0]?.offset;
-  }
-
-  /**
-   * Store the parts of [offset, offset + bytes.length) not held yet. Returns the number of
-   * new bytes stored, or -1 (nothing stored) when that would need more than `maxSegments`
-   * ranges.
-   */
-  insert(offset: number, bytes: Uint8Array, maxSegments: number): number {
-    const end = offset + bytes.length;
-    // First piece that ends after `offset`.
-    let i = this.firstEndingAfter(offset);
-    const gaps: Piece[] = [];
-    let cursor = offset;
-    for (let j = i; j < this.pieces.length && cursor < end; j++) {
-      const p = this.pieces[j]!;
-      if (p.offset >= end) break;
-      if (p.offset > cursor) gaps.push({ offset: cursor, bytes: bytes.subarray(cursor - offset, p.offset - offset) });
-      cursor = Math.max(cursor, p.offset + p.bytes.length);
-    }
-    if (cursor < end) gaps.push({ offset: cursor, bytes: bytes.subarray(cursor - offset) });
-    if (gaps.length === 0) return 0;
-    if (this.pieces.length + gaps.length > maxSegments) return -1;
-    let stored = 0;
-    for (const g of gaps) {
-      while (i < this.pieces.length && this.pieces[i]!.offset < g.offset) i++;
-      this.pieces.splice(i, 0, g);
-      i++;
-      stored += g.bytes.length;
-    }
-    this.byteCount += stored;
-    return stored;
-  }
-
-  /**
-   * Remove and return the bytes contiguous from `from` (pieces starting at or before it, trimmed
-   * of what lies before it). Pieces wholly before `from` are discarded.
-   */
-  takeFrom(from: number): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    let cursor = from;
-    let n = 0;
-    for (; n < this.pieces.length; n++) {
-      const p = this.pieces[n]!;
-      if (p.offset > cursor) break;
-      const pEnd = p.offset + p.bytes.length;
-      if (pEnd > cursor) {
-        out.push(p.bytes.subarray(cursor - p.offset));
-        cursor = pEnd;
-      }
-      this.byteCount -= p.bytes.length;
-    }
-    this.pieces.splice(0, n);
-    return out;
-  }
-
-  /** Drop every piece at or after `offset` (trimming one that straddles it). */
-  discardFrom(offset: number): number {
-    let dropped = 0;
-    for (let i = this.pieces.length - 1; i >= 0; i--) {
-      const p = this.pieces[i]!;
-      const pEnd = p.offset + p.bytes.length;
-      if (pEnd <= offset) break;
-      if (p.offset >= offset) {
-        dropped += p.bytes.length;
-        this.pieces.splice(i, 1);
-      } else {
-        dropped += pEnd - offset;
-        p.bytes = p.bytes.subarray(0, offset - p.offset);
-      }
-    }
-    this.byteCount -= dropped;
-    return dropped;
-  }
-
-  private firstEndingAfter(offset: number): number {
-    let lo = 0;
-    let hi = this.pieces.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const p = this.pieces[mid]!;
-      if (p.offset + p.bytes.length <= offset) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
+/** A non-negative data offset as a 32-bit sequence number for ReassemblyQueue. */
+function seq32(offset: number): number {
+  return offset % TWO_POW_32;
 }
 
 export interface DataReassemblyOptions {
@@ -131,7 +30,7 @@ export interface DataReassemblyStats {
   duplicateBytes: number;
   /** Bytes beyond the advertised window (RFC 8684 3.3.4; Linux MPTCP_MIB_NODSSWINDOW). */
   outOfWindowBytes: number;
-  /** Bytes dropped because the out-of-order range limit was reached. */
+  /** Bytes refused or evicted because the out-of-order queue's limits were reached. */
   outOfOrderLimitBytes: number;
   /** Bytes at or after the DATA_FIN. */
   afterFinBytes: number;
@@ -157,7 +56,7 @@ export class DataReassembly {
     afterFinBytes: 0,
     conflictingDataFins: 0,
   };
-  private readonly ooo = new OutOfOrderQueue();
+  private readonly ooo: ReassemblyQueue;
   private readonly ready: Uint8Array[] = [];
   private readyBytes = 0;
   /** Next in-order data offset (the DATA_ACK before the DATA_FIN is reached). */
@@ -166,12 +65,13 @@ export class DataReassembly {
   private rightEdge: number;
   private finOffset: number | undefined;
   private bufferSize: number;
-  private readonly maxOutOfOrderSegments: number;
 
   constructor(options: DataReassemblyOptions) {
     this.rcvNxt = options.initialOffset ?? 0;
     this.bufferSize = options.bufferSize;
-    this.maxOutOfOrderSegments = options.maxOutOfOrderSegments;
+    // The window already bounds out-of-order bytes (nothing past its right edge is stored),
+    // also after setBufferSize grows it; the queue's own limit is on pieces.
+    this.ooo = new ReassemblyQueue({ maxBytes: Number.MAX_SAFE_INTEGER, maxSegments: options.maxOutOfOrderSegments });
     this.rightEdge = this.rcvNxt + this.bufferSize;
   }
 
@@ -245,21 +145,16 @@ export class DataReassembly {
     if (offset === this.rcvNxt) {
       this.pushReady(bytes);
       outcome.inOrder = bytes.length;
-      for (const b of this.ooo.takeFrom(this.rcvNxt)) {
-        this.pushReady(b);
-        outcome.inOrder += b.length;
-      }
+      outcome.inOrder += this.takeQueued();
       return outcome;
     }
-    const stored = this.ooo.insert(offset, bytes, this.maxOutOfOrderSegments);
-    if (stored < 0) {
-      this.stats.outOfOrderLimitBytes += bytes.length;
-      outcome.dropped += bytes.length;
-    } else {
-      this.stats.duplicateBytes += bytes.length - stored;
-      outcome.dropped += bytes.length - stored;
-      outcome.queued = stored;
-    }
+    const evictedBefore = this.ooo.stats.evictedBytes;
+    const r = this.ooo.insert(seq32(this.rcvNxt), seq32(offset), bytes);
+    const duplicate = bytes.length - r.queued - r.dropped;
+    this.stats.duplicateBytes += duplicate;
+    this.stats.outOfOrderLimitBytes += r.dropped + this.ooo.stats.evictedBytes - evictedBefore;
+    outcome.queued = r.queued;
+    outcome.dropped += r.dropped + duplicate;
     return outcome;
   }
 
@@ -273,7 +168,7 @@ export class DataReassembly {
       return this.finOffset === offset;
     }
     this.finOffset = offset;
-    this.stats.afterFinBytes += this.ooo.discardFrom(offset);
+    this.dropBeyondFin();
     return true;
   }
 
@@ -296,6 +191,33 @@ export class DataReassembly {
       }
     }
     return out;
+  }
+
+  /** Move the queued bytes that now continue the stream to the ready list (never past the DATA_FIN). */
+  private takeQueued(): number {
+    const chunks: Uint8Array[] = [];
+    this.ooo.takeInOrder(seq32(this.rcvNxt), chunks);
+    let moved = 0;
+    for (let c of chunks) {
+      if (this.finOffset !== undefined && this.rcvNxt + c.length > this.finOffset) {
+        const keep = Math.max(0, this.finOffset - this.rcvNxt);
+        this.stats.afterFinBytes += c.length - keep;
+        c = c.subarray(0, keep);
+      }
+      if (c.length === 0) continue;
+      this.pushReady(c);
+      moved += c.length;
+    }
+    this.dropBeyondFin();
+    return moved;
+  }
+
+  /** Whatever is still queued once the DATA_FIN is reached lies beyond it. */
+  private dropBeyondFin(): void {
+    if (this.finReached && !this.ooo.isEmpty) {
+      this.stats.afterFinBytes += this.ooo.bytes;
+      this.ooo.clear();
+    }
   }
 
   private pushReady(bytes: Uint8Array): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DataReassembly, OutOfOrderQueue } from '../../stack/mptcp/reassembly.js';
+import { DataReassembly } from '../../stack/mptcp/reassembly.js';
 import { seededRandom } from '../../stack/random.js';
 
 /** A data stream whose byte at offset i is (i * 31 + 7) & 0xff, so any slice is checkable. */
@@ -14,42 +14,6 @@ const concat = (chunks: Uint8Array[]): Uint8Array => {
   }
   return out;
 };
-
-describe('OutOfOrderQueue', () => {
-  it('stores only the gaps of an overlapping range and hands back contiguous bytes', () => {
-    const q = new OutOfOrderQueue();
-    expect(q.insert(100, stream(100, 50), 10)).toBe(50);
-    expect(q.insert(200, stream(200, 50), 10)).toBe(50);
-    // covers both and the holes around them
-    expect(q.insert(80, stream(80, 200), 10)).toBe(100);
-    expect(q.segments).toBe(5);
-    expect(q.bytes).toBe(200);
-    expect(q.insert(120, stream(120, 10), 10)).toBe(0);
-    expect(concat(q.takeFrom(90))).toEqual(stream(90, 190));
-    expect(q.bytes).toBe(0);
-    expect(q.segments).toBe(0);
-  });
-
-  it('refuses a range that would exceed the segment limit', () => {
-    const q = new OutOfOrderQueue();
-    q.insert(0, stream(0, 10), 2);
-    q.insert(20, stream(20, 10), 2);
-    expect(q.insert(40, stream(40, 10), 2)).toBe(-1);
-    expect(q.insert(10, stream(10, 10), 2)).toBe(-1); // would fill a hole but adds a range
-    expect(q.insert(5, stream(5, 10), 3)).toBe(5);
-  });
-
-  it('stops at the first hole and discards from an offset', () => {
-    const q = new OutOfOrderQueue();
-    q.insert(10, stream(10, 10), 10);
-    q.insert(30, stream(30, 10), 10);
-    expect(q.takeFrom(0)).toEqual([]);
-    expect(q.discardFrom(35)).toBe(5);
-    expect(concat(q.takeFrom(10))).toEqual(stream(10, 10));
-    expect(q.firstOffset).toBe(30);
-    expect(q.bytes).toBe(5);
-  });
-});
 
 describe('DataReassembly', () => {
   const opts = { bufferSize: 100_000, maxOutOfOrderSegments: 64 };
@@ -143,10 +107,22 @@ describe('DataReassembly', () => {
   it('drops queued data past a DATA_FIN that arrives later', () => {
     const r = new DataReassembly(opts);
     r.receive(100, stream(100, 100));
+    r.receive(300, stream(300, 100));
     expect(r.dataFin(150)).toBe(true);
-    expect(r.outOfOrderBytes).toBe(50);
-    expect(r.stats.afterFinBytes).toBe(50);
     r.receive(0, stream(0, 100));
     expect(r.dataAck).toBe(151);
+    expect(r.stats.afterFinBytes).toBe(150);
+    expect(r.outOfOrderBytes).toBe(0);
+    expect(concat(r.read())).toEqual(stream(0, 150));
+  });
+
+  it('works with data offsets beyond 2^32 (the queue sees them modulo 2^32)', () => {
+    const base = 3 * 2 ** 32 - 1000;
+    const r = new DataReassembly({ ...opts, initialOffset: base });
+    const data = STREAM.slice(0, 5000);
+    expect(r.receive(base + 2000, data.subarray(2000)).queued).toBe(3000);
+    expect(r.receive(base, data.subarray(0, 2000)).inOrder).toBe(5000);
+    expect(r.dataAck).toBe(base + 5000);
+    expect(concat(r.read())).toEqual(data);
   });
 });

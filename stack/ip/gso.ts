@@ -2,18 +2,15 @@
 // devices without IFF_VNET_HDR: cut a TCP super-packet into MSS-sized segments the way the
 // kernel's tcp_gso_segment does, and finish a partial checksum the way a NIC would.
 
-import { readU16, readU32, writeU16, writeU32 } from '../wire/bytes.js';
+import { readU16, writeU16, writeU32 } from '../wire/bytes.js';
 import { finishChecksum, internetChecksum, onesComplementSum, pseudoHeaderSum } from '../wire/checksum.js';
+import { TCP_CWR, TCP_FIN, TCP_MIN_HEADER_LENGTH, TCP_PROTOCOL, TCP_PSH, TcpView } from '../wire/tcp.js';
 import type { TxOffload } from './offload.js';
 
-// RFC 9293 3.1: sequence number at 4, data offset (high nibble) at 12, flags at 13, checksum at 16.
+// RFC 9293 3.1: sequence number at 4, the control bits FIN..CWR in byte 13, checksum at 16.
 const TCP_SEQ = 4;
-const TCP_DATA_OFFSET = 12;
 const TCP_FLAGS = 13;
 const TCP_CHECKSUM = 16;
-const FIN = 0x01;
-const PSH = 0x08;
-const CWR = 0x80;
 // RFC 791 3.1 / RFC 8200 3: IPv4 total length at 2, identification at 4, header checksum at
 // 10, source at 12; IPv6 payload length at 4, source at 8, extension headers after 40 bytes
 // (the pseudo-header uses the IPv6 destination field: we never emit a Routing header).
@@ -45,15 +42,15 @@ export function segmentSuperPacket(packet: Uint8Array, offload: TxOffload): Uint
   const mss = offload.gsoSize ?? 0;
   const v4 = offload.gsoType === 'tcpv4';
   if (offload.gsoType !== 'tcpv4' && offload.gsoType !== 'tcpv6') throw new RangeError(`gsoType ${offload.gsoType} is not TCP`);
-  if (!(mss > 0) || l4 < (v4 ? 20 : IPV6_HEADER_LENGTH) || l4 + 20 > packet.length) throw new RangeError('inconsistent GSO metadata');
-  const tcpHeaderLength = (packet[l4 + TCP_DATA_OFFSET]! >>> 4) * 4;
-  const headers = l4 + tcpHeaderLength;
-  if (tcpHeaderLength < 20 || headers > packet.length) throw new RangeError('bad TCP header in super-packet');
-  const payload = packet.length - headers;
+  if (!(mss > 0) || l4 < (v4 ? 20 : IPV6_HEADER_LENGTH) || l4 + TCP_MIN_HEADER_LENGTH > packet.length) throw new RangeError('inconsistent GSO metadata');
+  const tcp = TcpView.wrap(packet.subarray(l4));
+  if (!tcp.ok) throw new RangeError(`bad TCP header in super-packet: ${tcp.message}`);
+  const headers = l4 + tcp.value.headerLength;
+  const payload = tcp.value.payloadLength;
   const count = Math.max(1, Math.ceil(payload / mss));
   const src = packet.subarray(v4 ? 12 : 8, v4 ? 16 : 24);
   const dst = packet.subarray(v4 ? 16 : 24, v4 ? 20 : 40);
-  const seq = readU32(packet, l4 + TCP_SEQ);
+  const seq = tcp.value.seq;
   const ipId = v4 ? readU16(packet, 4) : 0;
   const flags = packet[l4 + TCP_FLAGS]!;
   const out: Uint8Array[] = [];
@@ -75,12 +72,12 @@ export function segmentSuperPacket(packet: Uint8Array, offload: TxOffload): Uint
     }
     writeU32(seg, l4 + TCP_SEQ, (seq + i * mss) >>> 0);
     let f = flags;
-    if (i < count - 1) f &= ~(FIN | PSH);
-    if (i > 0) f &= ~CWR;
+    if (i < count - 1) f &= ~(TCP_FIN | TCP_PSH);
+    if (i > 0) f &= ~TCP_CWR;
     seg[l4 + TCP_FLAGS] = f;
     writeU16(seg, l4 + TCP_CHECKSUM, 0);
     const l4Length = seg.length - l4;
-    const sum = onesComplementSum(seg, l4, l4Length, pseudoHeaderSum(src, dst, 6, l4Length));
+    const sum = onesComplementSum(seg, l4, l4Length, pseudoHeaderSum(src, dst, TCP_PROTOCOL, l4Length));
     writeU16(seg, l4 + TCP_CHECKSUM, finishChecksum(sum));
     out.push(seg);
   }

@@ -27,6 +27,7 @@ import {
   type Ipv6ExtensionHeader,
 } from '../wire/ipv6-ext.js';
 import { wireError } from '../wire/result.js';
+import { TCP_MIN_HEADER_LENGTH, TCP_PROTOCOL, TcpView } from '../wire/tcp.js';
 import { HostCounters, type RxDropReason } from './counters.js';
 import { finishPartialChecksum, segmentSuperPacket } from './gso.js';
 import { IPPROTO_ICMP } from '../wire/icmpv4.js';
@@ -147,7 +148,6 @@ export interface RouteOptions {
   metric?: number;
 }
 
-const TCP_MIN_HEADER_LENGTH = 20;
 const NO_EXTENSIONS: readonly Ipv6ExtensionHeader[] = Object.freeze([]);
 
 function toAddress(a: string | IpAddress, what: string): IpAddress {
@@ -380,7 +380,7 @@ export class Host {
     if ((dst.length !== 4 && dst.length !== 16) || (out.src && out.src.length !== dst.length)) {
       return this.sendError('invalid', 'EINVAL', 'addresses must be IPv4 or IPv6 of the same family');
     }
-    if (out.offload?.gsoSize !== undefined && out.protocol !== 6) return this.sendError('invalid', 'EINVAL', 'segmentation offload is for TCP only');
+    if (out.offload?.gsoSize !== undefined && out.protocol !== TCP_PROTOCOL) return this.sendError('invalid', 'EINVAL', 'segmentation offload is for TCP only');
     if (out.src && !this.interfaces.owner(out.src)) return this.sendError('noSource', 'EADDRNOTAVAIL', 'source is not an address of this host');
     const family = familyOf(dst);
     const local = this.interfaces.owner(dst);
@@ -449,8 +449,9 @@ export class Host {
     out.writeL4(packet, headerLength, src, dst);
     let segments = 1;
     if (gsoSize !== undefined) {
-      // RFC 9293 3.1: the data offset (high nibble of byte 12) gives the TCP header length.
-      const tcpHeaderLength = (packet[headerLength + 12]! >>> 4) * 4;
+      const tcp = TcpView.wrap(packet.subarray(headerLength));
+      if (!tcp.ok) return this.sendError('invalid', 'EINVAL', `super-packet without a TCP header: ${tcp.message}`);
+      const tcpHeaderLength = tcp.value.headerLength;
       if (headerLength + tcpHeaderLength + gsoSize > mtu) return this.tooBig(headerLength + tcpHeaderLength + gsoSize, mtu);
       segments = Math.max(1, Math.ceil((out.l4Length - tcpHeaderLength) / gsoSize));
     }

@@ -40,6 +40,12 @@ export class NewReno extends WindowController {
       const segments = Math.floor(this.credit / e.mss);
       this.cwndBytes += segments * e.mss;
       this.credit -= segments * e.mss;
+    } else if (this.credit <= -e.mss) {
+      // A coupled increase can be negative (OLIA shifts window off the largest-window
+      // paths): apply it one whole MSS at a time too, never below one MSS.
+      const segments = Math.floor(-this.credit / e.mss);
+      this.cwndBytes = Math.max(e.mss, this.cwndBytes - segments * e.mss);
+      this.credit += segments * e.mss;
     }
   }
 

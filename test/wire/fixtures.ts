@@ -21,7 +21,8 @@ export function fixtureFiles(): string[] {
 }
 
 export function fixturePackets(file: string): FixturePacket[] {
-  const parsed = readPcap(readFileSync(join(FIXTURE_DIR, file)));
+  // A plain Uint8Array, not a Buffer: Buffer#slice would share memory where tests expect a copy.
+  const parsed = readPcap(new Uint8Array(readFileSync(join(FIXTURE_DIR, file))));
   if (!parsed.ok) throw new Error(`${file}: ${parsed.code} ${parsed.message}`);
   return parsed.value.records.map((r, i) => ({ ...r, file, index: i + 1 }));
 }

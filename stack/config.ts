@@ -99,10 +99,59 @@ export interface TcpConfig {
   synCookieMaxAgeMs: number;
 }
 
+export type MptcpSchedulerName = 'default' | 'lowest-rtt' | 'round-robin' | 'redundant' | 'backup';
+
+/** 'uncoupled' runs tcp.congestionControl on every subflow, as Linux does. */
+export type MptcpCongestionControl = 'lia' | 'olia' | 'uncoupled';
+
+export interface MptcpConfig {
+  /** Offer MPTCP (MP_CAPABLE) on stream sockets; peers without it fall back to plain TCP unchanged (RFC 8684 3.1). */
+  enabled: boolean;
+  /** Require DSS checksums (RFC 8684 3.3.1, A flag). Off like Linux (net.mptcp.checksum_enabled = 0): a pass over every byte, and payload-rewriting middleboxes are rare; a peer that asks still gets them. */
+  checksum: boolean;
+  /** Re-send a SYN without MP_CAPABLE after this many SYN retransmissions, in case a middlebox drops MPTCP SYNs (Linux net.mptcp.syn_retrans_before_tcp_fallback = 2). */
+  synRetransmitsBeforeFallback: number;
+  /** Subflows per connection, the initial one included. Linux allows 2 extra by default, too few for a full mesh of two uplinks x two families on each side; 8 is also Linux's ceiling (MPTCP_PM_ADDR_MAX). */
+  maxSubflows: number;
+  /** Peer ADD_ADDRs accepted per connection (Linux add_addr_accepted, default 0: a Linux client ignores announcements unless configured). */
+  addAddrAccepted: number;
+  /** Pair every local address with every peer address of the same family (Linux needs the per-endpoint fullmesh flag for this). */
+  fullMesh: boolean;
+  /** Which side opens subflows: the client, as with Linux endpoints of type "subflow"; servers are usually the ones clients can reach, not the other way round (NAT). */
+  createSubflows: 'client' | 'both' | 'none';
+  /** Which side announces its addresses with ADD_ADDR (Linux "signal" endpoints, typically on servers). */
+  announce: 'server' | 'both' | 'none';
+  /** ADD_ADDR rides on a pure ACK: re-announce after this long without an echo. Linux waits net.mptcp.add_addr_timeout = 120 s, which costs a lost announcement two minutes of a path. */
+  addAddrTimeoutMs: number;
+  /** Re-announcements before giving up on an echo (Linux ADD_ADDR_RETRANS_MAX = 3). */
+  addAddrMaxRetransmits: number;
+  /** First delay before re-creating a failed subflow; doubled per consecutive failure. Linux never re-creates one (mptcp_net-next #440). */
+  subflowRetryBaseMs: number;
+  /** Ceiling of that delay: a path that comes back is found within a minute even without a link event. */
+  subflowRetryMaxMs: number;
+  /** Retransmission interval of the MP_JOIN third ACK until the peer's ACK shows the join is complete (RFC 8684 3.2; Linux uses TCP_RTO_MIN = 200 ms). */
+  joinAckRetransmitMs: number;
+  /** Packet scheduler: 'default' is Linux's (lowest linger time, 64 KiB bursts, backups only when nothing else works). */
+  scheduler: MptcpSchedulerName;
+  /** Coupled congestion control (RFC 6356 LIA; OLIA). RFC 8684 3.3.7 and RFC 6356 want coupling so a multipath flow takes no more than one TCP at a shared bottleneck; Linux runs uncoupled subflows. */
+  congestionControl: MptcpCongestionControl;
+  /** Retransmission timeouts without progress before a subflow's data is reinjected elsewhere (Linux net.mptcp.stale_loss_cnt = 4). */
+  staleLossCount: number;
+  /** Connections (token table entries) per host; bounds memory under an MP_CAPABLE SYN flood (RFC 8684 2.2 tokens are host-unique). */
+  maxConnections: number;
+  /** DSS mappings a subflow keeps ahead of its data (each covers up to 64 KiB); a peer exceeding it is reset. */
+  maxMappingsPerSubflow: number;
+  /** Unmapped in-order subflow bytes tolerated before the subflow is reset (RFC 8684 3.3.1 allows "a receive window"). */
+  unmappedDataLimit: number;
+  /** Out-of-order ranges held at the data level across all subflows (the connection's receive buffer is tcp.receiveBufferBytes). */
+  dataOutOfOrderMaxSegments: number;
+}
+
 export interface StackConfig {
   ip: IpConfig;
   udp: UdpConfig;
   tcp: TcpConfig;
+  mptcp: MptcpConfig;
 }
 
 export const DEFAULT_CONFIG: StackConfig = {
@@ -155,6 +204,28 @@ export const DEFAULT_CONFIG: StackConfig = {
     windowScaling: true,
     synCookieMaxAgeMs: 128_000,
   },
+  mptcp: {
+    enabled: true,
+    checksum: false,
+    synRetransmitsBeforeFallback: 2,
+    maxSubflows: 8,
+    addAddrAccepted: 8,
+    fullMesh: true,
+    createSubflows: 'client',
+    announce: 'server',
+    addAddrTimeoutMs: 2000,
+    addAddrMaxRetransmits: 3,
+    subflowRetryBaseMs: 1000,
+    subflowRetryMaxMs: 60_000,
+    joinAckRetransmitMs: 200,
+    scheduler: 'default',
+    congestionControl: 'lia',
+    staleLossCount: 4,
+    maxConnections: 65_536,
+    maxMappingsPerSubflow: 1024,
+    unmappedDataLimit: 262_144,
+    dataOutOfOrderMaxSegments: 4096,
+  },
 };
 
 export type PartialConfig = { [K in keyof StackConfig]?: Partial<StackConfig[K]> };
@@ -165,5 +236,6 @@ export function resolveConfig(partial: PartialConfig = {}): StackConfig {
     ip: { ...DEFAULT_CONFIG.ip, ...partial.ip },
     udp: { ...DEFAULT_CONFIG.udp, ...partial.udp },
     tcp: { ...DEFAULT_CONFIG.tcp, ...partial.tcp },
+    mptcp: { ...DEFAULT_CONFIG.mptcp, ...partial.mptcp },
   };
 }

@@ -8,6 +8,7 @@
 // sent between losses). Subflows without an RTT sample yet are left out of the sums and
 // grow like Reno until they have one.
 
+import type { MptcpCongestionControl } from '../config.js';
 import type {
   AckEvent,
   CongestionAvoidanceIncrease,
@@ -19,7 +20,7 @@ import type {
 import { NewReno } from '../tcp/congestion/newreno.js';
 import type { WindowControllerOptions } from '../tcp/congestion/window-controller.js';
 
-export type CoupledAlgorithm = 'lia' | 'olia';
+export type CoupledAlgorithm = Exclude<MptcpCongestionControl, 'uncoupled'>;
 
 export const COUPLED_ALGORITHMS: readonly CoupledAlgorithm[] = ['lia', 'olia'];
 

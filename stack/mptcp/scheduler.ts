@@ -4,6 +4,8 @@
 // connection builds a SubflowSnapshot per subflow, calls `schedule`, sends what the
 // decisions say and calls again.
 
+import type { MptcpSchedulerName } from '../config.js';
+
 /** Linux MPTCP_SEND_BURST_SIZE: 64 KiB less TCP/IPv6/fragment headers and option space. */
 export const SEND_BURST_SIZE = 65536 - 20 - 40 - 40 - 8;
 
@@ -54,11 +56,10 @@ export interface ScheduleDecision {
   length: number;
 }
 
-export type SchedulerName = 'default' | 'lowest-rtt' | 'round-robin' | 'redundant' | 'backup';
+export const SCHEDULER_NAMES: readonly MptcpSchedulerName[] = ['default', 'lowest-rtt', 'round-robin', 'redundant', 'backup'];
 
-export const SCHEDULER_NAMES: readonly SchedulerName[] = ['default', 'lowest-rtt', 'round-robin', 'redundant', 'backup'];
-
-export function schedule(name: SchedulerName, subflows: readonly SubflowSnapshot[], ctx: SchedulerContext): ScheduleDecision[] {
+/** The scheduler named in config.mptcp.scheduler. */
+export function schedule(name: MptcpSchedulerName, subflows: readonly SubflowSnapshot[], ctx: SchedulerContext): ScheduleDecision[] {
   switch (name) {
     case 'default':
       return scheduleDefault(subflows, ctx);

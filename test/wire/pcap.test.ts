@@ -24,7 +24,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'namestack-pcap-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Everything a PcapWriter emits, concatenated. */
-function writeToBytes(packets: { at: number; data: Uint8Array }[], opts?: PcapWriterOptions): Uint8Array {
+function writeToBytes(packets: { at: number; data: Uint8Array }[], opts?: PcapWriterOptions): Buffer {
   const chunks: Uint8Array[] = [];
   const w = new PcapWriter((c) => chunks.push(c), opts);
   for (const p of packets) w.writePacket(p.at, p.data);

@@ -10,6 +10,7 @@
 // (mptcp_net-next issue 440). Echoing received ADD_ADDRs is the connection's job: RFC 8684
 // 3.4.1 requires an echo for every one, accepted or not.
 
+import type { MptcpConfig } from '../config.js';
 import { addressEquals, addressKey, familyOf, type IpAddress } from '../wire/address.js';
 
 export interface LocalAddress {
@@ -48,6 +49,24 @@ export interface PathManagerOptions {
   /** ADD_ADDR is sent on a pure ACK and may be lost: re-announce after this long without echo (RFC 8684 3.4.1). */
   addAddrTimeoutMs: number;
   addAddrMaxRetransmits: number;
+}
+
+/** The path-manager options config.mptcp gives one side of a connection. */
+export function pathManagerOptions(config: MptcpConfig, weOpened: boolean): PathManagerOptions {
+  const side = (setting: 'client' | 'server' | 'both' | 'none', mine: 'client' | 'server'): boolean =>
+    setting === 'both' || setting === mine;
+  const role = weOpened ? 'client' : 'server';
+  return {
+    maxSubflows: config.maxSubflows,
+    addAddrAccepted: config.addAddrAccepted,
+    fullMesh: config.fullMesh,
+    createSubflows: side(config.createSubflows, role),
+    announce: side(config.announce, role),
+    retryBaseMs: config.subflowRetryBaseMs,
+    retryMaxMs: config.subflowRetryMaxMs,
+    addAddrTimeoutMs: config.addAddrTimeoutMs,
+    addAddrMaxRetransmits: config.addAddrMaxRetransmits,
+  };
 }
 
 export interface InitialSubflow {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG } from '../../stack/config.js';
 import {
   PathManager,
+  pathManagerOptions,
   type LocalAddress,
   type PathAction,
   type PathManagerOptions,
@@ -263,5 +265,16 @@ describe('PathManager: server side', () => {
     // the server's initial subflow belongs to the client: not re-created here either
     pm.onSubflowClosed(0, 'failed', 200);
     expect(pm.poll(10_000)).toEqual([]);
+  });
+});
+
+describe('pathManagerOptions', () => {
+  it('gives the client the subflows and the server the announcements by default', () => {
+    const c = pathManagerOptions(DEFAULT_CONFIG.mptcp, true);
+    const s = pathManagerOptions(DEFAULT_CONFIG.mptcp, false);
+    expect([c.createSubflows, c.announce, s.createSubflows, s.announce]).toEqual([true, false, false, true]);
+    const both = pathManagerOptions({ ...DEFAULT_CONFIG.mptcp, createSubflows: 'both', announce: 'none' }, false);
+    expect([both.createSubflows, both.announce]).toEqual([true, false]);
+    expect(c.maxSubflows).toBe(DEFAULT_CONFIG.mptcp.maxSubflows);
   });
 });

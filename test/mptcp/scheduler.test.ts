@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG } from '../../stack/config.js';
 import {
+  SCHEDULER_NAMES,
   SEND_BURST_SIZE,
   lingerTime,
   mergeRanges,
@@ -32,6 +34,15 @@ const ctx = (o: Partial<SchedulerContext> = {}): SchedulerContext => ({
   ...o,
 });
 const ids = (d: { subflowId: number }[]) => d.map((x) => x.subflowId);
+
+describe('schedule', () => {
+  it('knows every configurable scheduler, the default one included', () => {
+    expect(SCHEDULER_NAMES).toContain(DEFAULT_CONFIG.mptcp.scheduler);
+    for (const name of SCHEDULER_NAMES) {
+      expect(schedule(name, [sf(7)], ctx({ dataEnd: 100 }))).toEqual([{ subflowId: 7, offset: 0, length: 100 }]);
+    }
+  });
+});
 
 describe('default scheduler (Linux mptcp_subflow_get_send)', () => {
   it('picks the subflow that drains what it holds soonest, and gives it one burst', () => {

@@ -40,6 +40,24 @@ function steadyState(ccs: CongestionController[], rtts: number[], lossEvery: num
   return sum.map((x) => x / (rounds - warmup));
 }
 
+describe('a lone subflow', () => {
+  it.each(['lia', 'olia'] as const)('%s grows exactly like NewReno (the coupled increase reduces to Reno)', (algorithm) => {
+    const coupled = new CoupledCongestionControl(algorithm, opts).addSubflow(MSS);
+    const reno = new NewReno(MSS, opts);
+    const [s1, s2] = [newSim(), newSim()];
+    for (let r = 0; r < 60; r++) {
+      for (const [cc, st] of [
+        [coupled, s1],
+        [reno, s2],
+      ] as const) {
+        if (r % 9 === 6) lose(cc, st);
+        else round(cc, st, { rttMs: 30 });
+      }
+      expect(coupled.cwnd).toBe(reno.cwnd);
+    }
+  });
+});
+
 describe('LIA (RFC 6356)', () => {
   it('alpha is 1/n for n subflows with equal RTT and window', () => {
     for (const n of [1, 2, 3, 4]) {
@@ -58,22 +76,6 @@ describe('LIA (RFC 6356)', () => {
     const [w1, w2, r1, r2] = [a.cwnd, b.cwnd, 10, 100];
     const expected = ((w1 + w2) * Math.max(w1 / r1 ** 2, w2 / r2 ** 2)) / (w1 / r1 + w2 / r2) ** 2;
     expect(group.liaAlpha()).toBeCloseTo(expected, 12);
-  });
-
-  it('with one subflow grows exactly like NewReno (the increase is capped by the uncoupled one)', () => {
-    const lia = new CoupledCongestionControl('lia', opts).addSubflow(MSS);
-    const reno = new NewReno(MSS, opts);
-    const [s1, s2] = [newSim(), newSim()];
-    for (let r = 0; r < 60; r++) {
-      for (const [cc, st] of [
-        [lia, s1],
-        [reno, s2],
-      ] as const) {
-        if (r % 9 === 6) lose(cc, st);
-        else round(cc, st, { rttMs: 30 });
-      }
-      expect(lia.cwnd).toBe(reno.cwnd);
-    }
   });
 
   it('couples the increase: two equal subflows together grow by about 1/2 MSS per RTT', () => {
@@ -130,22 +132,6 @@ describe('LIA (RFC 6356)', () => {
 });
 
 describe('OLIA', () => {
-  it('with one subflow grows exactly like NewReno', () => {
-    const olia = new CoupledCongestionControl('olia', opts).addSubflow(MSS);
-    const reno = new NewReno(MSS, opts);
-    const [s1, s2] = [newSim(), newSim()];
-    for (let r = 0; r < 60; r++) {
-      for (const [cc, st] of [
-        [olia, s1],
-        [reno, s2],
-      ] as const) {
-        if (r % 8 === 5) lose(cc, st);
-        else round(cc, st, { rttMs: 30 });
-      }
-      expect(olia.cwnd).toBe(reno.cwnd);
-    }
-  });
-
   it('tracks bytes between losses (l_r = max of the last two intervals)', () => {
     const c = new CoupledCongestionControl('olia', opts).addSubflow(MSS);
     const st = newSim();

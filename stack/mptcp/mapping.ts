@@ -11,11 +11,12 @@
 // subflow acknowledges it so a retransmitted segment carries the same mapping.
 
 import { seqAdd, seqGeq, seqGt, seqLeq, seqLt, seqSub } from '../tcp/seq.js';
+import type { Dss } from '../wire/mptcp-options.js';
 import { dssChecksum } from './crypto.js';
 import type { DsnSpace } from './dsn.js';
 
-/** The mapping fields of a DSS option, with the DSN already converted to an offset. */
-export interface DssMapping {
+/** The mapping fields of a DSS option, with the DSN converted to a data offset (DsnSpace). */
+export interface DataMapping {
   /** Data offset of the first mapped byte (of the DATA_FIN for a DATA_FIN-only mapping). */
   dataOffset: number;
   /** Relative subflow sequence number of the first mapped byte (0 for a DATA_FIN-only mapping). */
@@ -27,21 +28,39 @@ export interface DssMapping {
   checksum?: number | undefined;
 }
 
+/**
+ * The mapping of a parsed DSS option as offsets. A 32-bit DSN is expanded near `expected`,
+ * the receiver's DATA_ACK (RFC 8684 3.3.1). Undefined when the option has no mapping.
+ */
+export function mappingFromWire(dss: Dss, dsn: DsnSpace, expected: number): DataMapping | undefined {
+  const w = dss.mapping;
+  if (!w) return undefined;
+  const dataOffset = dss.dsn64 ? dsn.fromWire64(w.dsn) : dsn.fromWire32(Number(w.dsn & 0xffffffffn), expected);
+  return { dataOffset, subflowSeq: w.subflowSeq, length: w.dataLength, dataFin: dss.dataFin, checksum: w.checksum };
+}
+
+/** The DSS fields of a mapping to send; Linux always sends 64-bit DSNs (options.c: mpext->dsn64 = 1). */
+export function mappingToWire(m: Readonly<DataMapping>, dsn: DsnSpace): Pick<Dss, 'mapping' | 'dsn64' | 'dataFin'> {
+  const mapping: NonNullable<Dss['mapping']> = { dsn: dsn.toWire64(m.dataOffset), subflowSeq: m.subflowSeq, dataLength: m.length };
+  if (m.checksum !== undefined) mapping.checksum = m.checksum;
+  return { mapping, dsn64: true, dataFin: m.dataFin };
+}
+
 /** The data-level length is a 16-bit field (RFC 8684 3.3). */
 export const MAX_MAPPING_LENGTH = 0xffff;
 
 /** Payload bytes a mapping covers (its length without the DATA_FIN's sequence number). */
-export function mappingPayloadLength(m: DssMapping): number {
+export function mappingPayloadLength(m: DataMapping): number {
   return m.dataFin ? m.length - 1 : m.length;
 }
 
 /** RFC 8684 3.3.3: a DATA_FIN on no data is a mapping of length 1 at subflow sequence 0. */
-export function dataFinOnlyMapping(dataOffset: number): DssMapping {
+export function dataFinOnlyMapping(dataOffset: number): DataMapping {
   return { dataOffset, subflowSeq: 0, length: 1, dataFin: true };
 }
 
 /** RFC 8684 3.7: the infinite mapping (length 0) sent when falling back to plain TCP. */
-export function infiniteMapping(dataOffset: number, subflowSeq: number): DssMapping {
+export function infiniteMapping(dataOffset: number, subflowSeq: number): DataMapping {
   return { dataOffset, subflowSeq, length: 0, dataFin: false };
 }
 
@@ -76,7 +95,7 @@ export interface MappedRange {
   dataOffset: number;
   length: number;
   /** The mapping they belong to (for the DSS checksum and the DATA_FIN). */
-  mapping: Readonly<DssMapping>;
+  mapping: Readonly<DataMapping>;
   /** These bytes complete the mapping's payload: a checksummed mapping can now be verified. */
   endsMapping: boolean;
 }
@@ -100,7 +119,7 @@ export interface ReceiveMappingsOptions {
 }
 
 interface Entry {
-  m: DssMapping;
+  m: DataMapping;
   /** Subflow seq just past the mapped payload. */
   end: number;
 }
@@ -111,7 +130,7 @@ export class ReceiveMappings {
   /** Relative subflow seq of the next in-order byte to map. */
   private next: number;
   /** Start of the infinite mapping once the peer fell back (RFC 8684 3.7). */
-  private infinite: DssMapping | undefined;
+  private infinite: DataMapping | undefined;
   private readonly options: ReceiveMappingsOptions;
 
   constructor(options: ReceiveMappingsOptions) {
@@ -133,7 +152,7 @@ export class ReceiveMappings {
   }
 
   /** Record a mapping from a DSS option. */
-  add(m: DssMapping): AddMappingResult {
+  add(m: DataMapping): AddMappingResult {
     if (m.length === 0) {
       // RFC 8684 3.7: the infinite mapping; checksums no longer apply after fallback.
       if (!this.infinite) this.infinite = { ...m };
@@ -233,7 +252,7 @@ export class ReceiveMappings {
  * RFC 8684 3.3.1: whether a checksummed mapping's payload (all of it, in chunks) matches
  * its DSS checksum. A failure calls for MP_FAIL or a reset (RFC 8684 3.7).
  */
-export function mappingChecksumOk(m: Readonly<DssMapping>, dsn: DsnSpace, payload: readonly Uint8Array[]): boolean {
+export function mappingChecksumOk(m: Readonly<DataMapping>, dsn: DsnSpace, payload: readonly Uint8Array[]): boolean {
   return dssChecksum(dsn.toWire64(m.dataOffset), m.subflowSeq, m.length, payload, m.checksum ?? 0) === 0;
 }
 
@@ -271,13 +290,13 @@ export class SendMappings {
    * with the DATA_FIN after them when `dataFin`. `payload` (the bytes, in chunks) is
    * needed only with checksums. Returns the new mappings (several past 64 KiB).
    */
-  add(dataOffset: number, subflowSeq: number, length: number, dataFin = false, payload?: readonly Uint8Array[]): DssMapping[] {
-    const out: DssMapping[] = [];
+  add(dataOffset: number, subflowSeq: number, length: number, dataFin = false, payload?: readonly Uint8Array[]): DataMapping[] {
+    const out: DataMapping[] = [];
     let done = 0;
     do {
       const n = Math.min(length - done, MAX_MAPPING_LENGTH - (dataFin ? 1 : 0));
       const last = done + n === length;
-      const m: DssMapping = {
+      const m: DataMapping = {
         dataOffset: dataOffset + done,
         subflowSeq: seqAdd(subflowSeq, done),
         length: n + (last && dataFin ? 1 : 0),
@@ -295,7 +314,7 @@ export class SendMappings {
   }
 
   /** The mapping to put in the DSS option of a segment starting at `subflowSeq`. */
-  mappingAt(subflowSeq: number): Readonly<DssMapping> | undefined {
+  mappingAt(subflowSeq: number): Readonly<DataMapping> | undefined {
     return this.find(subflowSeq)?.m;
   }
 

@@ -1,18 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { keyToIdsn } from '../../stack/mptcp/crypto.js';
 import { DsnSpace } from '../../stack/mptcp/dsn.js';
+import { emitMptcpOption, parseMptcpOption, type Dss } from '../../stack/wire/mptcp-options.js';
 import {
   MAX_MAPPING_LENGTH,
+  mappingFromWire,
+  mappingToWire,
   ReceiveMappings,
   SendMappings,
   dataFinOnlyMapping,
   infiniteMapping,
   mappingChecksumOk,
-  type DssMapping,
+  type DataMapping,
 } from '../../stack/mptcp/mapping.js';
 
 const opts = { checksum: false, unmappedLimit: 65536, maxMappings: 16 };
-const m = (dataOffset: number, subflowSeq: number, length: number, dataFin = false, checksum?: number): DssMapping => ({
+const m = (dataOffset: number, subflowSeq: number, length: number, dataFin = false, checksum?: number): DataMapping => ({
   dataOffset,
   subflowSeq,
   length,
@@ -196,5 +199,35 @@ describe('SendMappings', () => {
     expect(out.length).toBe(2);
     expect(mappingChecksumOk(out[0]!, dsn, [data.subarray(0, 65535)])).toBe(true);
     expect(mappingChecksumOk(out[1]!, dsn, [data.subarray(65535)])).toBe(true);
+  });
+});
+
+describe('wire edge', () => {
+  // Kernel capture (IPv4 run): client key c94910b0de10cf83, first DSS
+  // 1e16 200d | DATA_ACK32 d462246d | DSN cec81cbf_ad8c0355 | SSN 1 | length 400.
+  const space = new DsnSpace(keyToIdsn(0xc94910b0de10cf83n));
+  const captured = Uint8Array.from(Buffer.from('1e16200dd462246dcec81cbfad8c0355000000010190', 'hex'));
+
+  it('turns a parsed DSS into a data mapping and back into the same bytes', () => {
+    const dss = parseMptcpOption(captured, 2) as Dss;
+    expect(dss.subtype).toBe('dss');
+    const m = mappingFromWire(dss, space, 0)!;
+    expect(m).toEqual({ dataOffset: 0, subflowSeq: 1, length: 400, dataFin: false, checksum: undefined });
+    const out = new Uint8Array(captured.length);
+    emitMptcpOption({ ...dss, ...mappingToWire(m, space) }, out, 0);
+    expect(out).toEqual(captured);
+  });
+
+  it('expands a 32-bit DSN near the expected offset', () => {
+    const far = 5 * 2 ** 32 + 100;
+    const dss: Dss = {
+      subtype: 'dss',
+      dataAck64: false,
+      dsn64: false,
+      dataFin: true,
+      mapping: { dsn: space.toWire64(far) & 0xffffffffn, subflowSeq: 7, dataLength: 11 },
+    };
+    expect(mappingFromWire(dss, space, far - 1000)).toMatchObject({ dataOffset: far, length: 11, dataFin: true });
+    expect(mappingFromWire({ ...dss, mapping: undefined }, space, 0)).toBeUndefined();
   });
 });

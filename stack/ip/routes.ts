@@ -10,7 +10,7 @@
 // prefer matching scope (link-local for link-local destinations, not for others); rule 5
 // prefer an address on the outgoing interface; rule 8 longest matching prefix.
 
-import { familyOf, formatAddress, inPrefix, type IpAddress } from '../wire/address.js';
+import { familyOf, inPrefix, type IpAddress } from '../wire/address.js';
 import type { InterfaceAddress, InterfaceTable } from './interfaces.js';
 
 export interface Route {
@@ -137,13 +137,4 @@ function commonPrefixLength(a: IpAddress, b: IpAddress): number {
     return n + Math.clz32(x) - 24;
   }
   return n;
-}
-
-/** For error messages and stats. */
-export function formatRoute(r: Route): string {
-  let s = `${formatAddress(r.destination)}/${r.prefixLength} dev#${r.ifIndex} metric ${r.metric}`;
-  if (r.gateway) s += ` via ${formatAddress(r.gateway)}`;
-  if (r.source) s += ` from ${formatAddress(r.source.prefix)}/${r.source.prefixLength}`;
-  if (r.sourceInterface) s += ' from dev';
-  return s;
 }

@@ -4,9 +4,10 @@
 
 import type { UdpConfig } from '../config.js';
 import { type IpAddress, type IpFamily, addressEquals } from '../wire/address.js';
-import { emitUdp, UDP_HEADER_LENGTH } from '../wire/udp.js';
-import type { IcmpErrorReport, SendResult } from '../ip/host.js';
+import { emitUdp, IPPROTO_UDP, UDP_HEADER_LENGTH } from '../wire/udp.js';
+import type { IcmpErrorReport, SendRequest, SendResult } from '../ip/host.js';
 import { icmpErrno, type IcmpErrno } from '../ip/icmp-errors.js';
+import type { PacketAllocator } from '../ip/packet-alloc.js';
 
 export interface UdpDatagram {
   /** The payload, copied out of the received packet. */
@@ -42,7 +43,9 @@ export interface UdpSocketCounters {
 /** What a socket needs from the UDP layer that created it. */
 export interface UdpSocketOwner {
   readonly config: UdpConfig;
-  send(out: { src?: IpAddress; dst: IpAddress; l4Length: number; writeL4: (out: Uint8Array, offset: number, src: IpAddress, dst: IpAddress) => void }, now: number): SendResult;
+  /** Where received payloads are copied to (slabs: cheaper than one ArrayBuffer per datagram). */
+  readonly allocator: PacketAllocator;
+  send(out: SendRequest, now: number): SendResult;
   release(socket: UdpSocket): void;
 }
 
@@ -74,10 +77,6 @@ export class UdpSocket {
     return this.queue.length - this.queueHead;
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   /** Only datagrams from this peer are received afterwards, and send() may omit the destination. */
   connect(address: IpAddress, port: number): void {
     if (address.length !== (this.family === 4 ? 4 : 16)) throw new RangeError('peer address of another family');
@@ -97,8 +96,9 @@ export class UdpSocket {
     const srcPort = this.localPort;
     const result = this.owner.send(
       {
-        ...(this.localAddress && { src: this.localAddress }),
+        src: this.localAddress,
         dst: dst.address,
+        protocol: IPPROTO_UDP,
         l4Length,
         writeL4: (out, offset, src, d) => emitUdp({ srcPort, dstPort: dst.port }, data, out, offset, src, d),
       },
@@ -151,7 +151,9 @@ export class UdpSocket {
       return false;
     }
     // The one copy on the receive side: the input packet is only borrowed (see Host.input).
-    this.queue.push({ data: payload.slice(), address: address.slice(), port, localAddress: localAddress.slice(), ifIndex, at: now });
+    const data = this.owner.allocator.alloc(payload.length);
+    data.set(payload);
+    this.queue.push({ data, address: address.slice(), port, localAddress: localAddress.slice(), ifIndex, at: now });
     this.queuedBytes += payload.length;
     this.counters.received++;
     this.onReadable?.('datagram');

@@ -7,6 +7,7 @@ import { addressKey, familyOf, parseAddress, type IpAddress, type IpFamily } fro
 import { readU16 } from '../wire/bytes.js';
 import { wireError } from '../wire/result.js';
 import { IPPROTO_UDP, UdpView, verifyUdpChecksum } from '../wire/udp.js';
+import { PacketAllocator } from '../ip/packet-alloc.js';
 import { UdpSocket, type UdpSocketOwner } from './socket.js';
 
 export interface UdpCounters {
@@ -43,8 +44,9 @@ export class UdpLayer implements TransportHandler {
   constructor(private readonly host: Host) {
     this.owner = {
       config: host.config.udp,
+      allocator: new PacketAllocator(),
       send: (out, now): SendResult => {
-        const r = host.send({ ...out, protocol: IPPROTO_UDP }, now);
+        const r = host.send(out, now);
         if (r.ok) this.counters.outDatagrams++;
         return r;
       },

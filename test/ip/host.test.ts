@@ -36,6 +36,8 @@ suite('Host: ICMP echo', () => {
       '2001:db8::1 > 2001:db8:9::9 hlim=64 icmpv6 echoReply id=7 seq=2 "ping"',
     ]);
     expect(host.counters).toMatchObject({ received: 2, icmpIn: 2, icmpOut: 2, echoRepliesOut: 2, sent: 2 });
+    const flat = host.counters.snapshot();
+    expect([flat['echoRepliesOut'], flat['rxDropped.notForUs'], flat['txDropped.queueFull']]).toEqual([2, 0, 0]);
   });
 
   it('does not answer for other addresses, nor when answerEcho is off', () => {
@@ -143,6 +145,7 @@ suite('Host: malformed and unwanted input is counted and dropped, never thrown',
       'ipv6.TRUNCATED': 1,
     });
     expect(drain(host)).toEqual([]);
+    expect(host.counters.snapshot()['parseErrors.udp.BAD_CHECKSUM']).toBe(1);
   });
 
   it('drops fragments, martian sources, unknown must-discard options and routing headers with segments left', () => {

@@ -3,7 +3,7 @@
 // jumps straight to the next event (a packet arriving or a host timer). Everything random
 // comes from the network seed, so a run replays exactly.
 
-import { Impairment, type ImpairmentParams, type ImpairmentStats } from '../../tun/impairment.js';
+import { Impairment, type ImpairmentParams } from '../../tun/impairment.js';
 import { seededRandom, type RandomSource } from '../../stack/random.js';
 import { finishPartialChecksum, segmentSuperPacket } from '../../stack/ip/gso.js';
 import type { TxOffload } from '../../stack/ip/offload.js';
@@ -104,10 +104,6 @@ export class SimPath {
 
   impairment(direction: Direction): Impairment {
     return direction === 'aToB' ? this.aToB : this.bToA;
-  }
-
-  stats(direction: Direction): Readonly<ImpairmentStats> {
-    return this.impairment(direction).stats;
   }
 }
 

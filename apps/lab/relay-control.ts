@@ -1,0 +1,54 @@
+// The conversation between the lab and a path's relay process over its Unix socket: one
+// JSON request line, one JSON reply line, then the relay closes the connection. Changing a
+// path's impairment is a request, so the relay (and the packets it holds) keeps running.
+
+import { connect } from 'node:net';
+import type { ImpairmentStats } from '../../tun/impairment.js';
+import type { PathImpairment } from './state.js';
+
+/** The part of a path's impairment the relay applies (the rate is tbf's job). */
+export type RelayParams = Omit<PathImpairment, 'rateBitsPerSecond'>;
+
+export type RelayRequest = { op: 'set'; params: RelayParams } | { op: 'stats' };
+
+export interface RelayReply {
+  ok: boolean;
+  error?: string;
+  params?: RelayParams;
+  /** Per relay TUN (`rc`: traffic that came from the client side, `rs`: from the server side). */
+  stats?: Record<string, ImpairmentStats & { pending: number }>;
+}
+
+/** Largest request or reply line either side accepts. */
+export const MAX_LINE = 64 * 1024;
+
+export function relayRequest(socketPath: string, request: RelayRequest, timeoutMs = 3000): Promise<RelayReply> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(socketPath);
+    let buf = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`relay at ${socketPath} did not answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write(JSON.stringify(request) + '\n'));
+    sock.on('data', (chunk: string) => {
+      buf += chunk;
+      if (buf.length > MAX_LINE) sock.destroy(new Error('relay reply too long'));
+    });
+    sock.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    sock.on('end', () => {
+      clearTimeout(timer);
+      try {
+        const reply = JSON.parse(buf) as RelayReply;
+        if (!reply.ok) reject(new Error(`relay: ${reply.error ?? 'request failed'}`));
+        else resolve(reply);
+      } catch {
+        reject(new Error(`relay at ${socketPath} sent an unreadable reply: ${JSON.stringify(buf.slice(0, 200))}`));
+      }
+    });
+  });
+}

@@ -128,4 +128,22 @@ describe('SimNetwork', () => {
     expect(run(11)).toEqual(first);
     expect(run(12).hash).not.toBe(first.hash);
   });
+
+  it('runUntil stops at the event that makes the predicate true, or at the limit', () => {
+    const net = new SimNetwork(5);
+    const a = net.addHost(new Pinger('a', 5, 10));
+    const b = net.addHost(new Pinger('b'));
+    net.connect({ host: a, ifIndex: 1 }, { host: b, ifIndex: 1 }, { delayMs: 7 });
+    expect(net.runUntil(() => b.received.length === 2, 1000)).toBe(true);
+    expect(net.now).toBe(17);
+    expect(net.runUntil(() => b.received.length === 99, 500)).toBe(false);
+    expect([net.now, b.received.length]).toEqual([500, 5]);
+    expect(net.step()).toBe(false); // nothing left to do
+  });
+
+  it('refuses to spin forever on a host whose timer never moves', () => {
+    const net = new SimNetwork(6);
+    net.addHost({ name: 'stuck', input() {}, pollTransmit: () => undefined, nextTimeout: () => 5, onTimeout() {} });
+    expect(() => net.run(10)).toThrow(/stuck keeps asking for a timer at 5 ms/);
+  });
 });

@@ -143,6 +143,7 @@ export class TunDevice implements Link {
   private readonly writeBuffer = new Uint8Array(VNET_HEADER_LENGTH + COPY_WRITE_MAX);
   private readonly writeHeader = this.writeBuffer.subarray(0, VNET_HEADER_LENGTH);
   private nextQueue = 0;
+  private nextDrain: NodeJS.Immediate | undefined;
 
   /** @internal Use openTun(). */
   constructor(
@@ -226,6 +227,7 @@ export class TunDevice implements Link {
   /** Stops the reader worker and closes every descriptor (which deletes the interface). */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      clearImmediate(this.nextDrain);
       await this.watcher?.close();
       for (const fd of this.fds) closeFile(fd);
     })();
@@ -265,6 +267,7 @@ export class TunDevice implements Link {
 
   /** Runs on the main thread when a queue is readable: read up to readBatch packets, deliver them. */
   private readonly drain = (): void => {
+    this.nextDrain = undefined;
     if (this.closing) return;
     const batch: LinkPacket[] = [];
     let exhausted = 0;
@@ -295,11 +298,21 @@ export class TunDevice implements Link {
       }
     }
     if (this.closing) return;
-    if (batch.length >= this.readBatch) setImmediate(this.drain);
+    // Like NAPI: while packets keep coming, poll again from the event loop (other callbacks
+    // run in between); only a poll that finds nothing hands waiting back to the worker.
+    // Under load this saves the two thread wake-ups per batch, which on a busy 2-core
+    // machine cost milliseconds while the kernel's queue (500 packets) overflowed.
+    if (batch.length > 0) this.nextDrain = setImmediate(this.drain);
     else this.watcher?.rearm();
   };
 
-  /** Copies one read out of the read buffer, with its metadata. */
+  /**
+   * Copies one read out of the read buffer, with its metadata. Each packet gets its own
+   * ArrayBuffer, so a receiver may keep it as long as it likes. Reading straight into
+   * shared 1 MiB blocks (packets as views) saved ~0.5 us of ~3 us per 1500-byte packet and
+   * nothing measurable at 64 KiB, but one retained packet would pin its whole block: a
+   * reassembly queue could then hold ~700 times the memory it accounts for.
+   */
   private parse(n: number): LinkPacket | undefined {
     if (!this.vnetHeader) {
       this.countRx(n);

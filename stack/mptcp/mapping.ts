@@ -70,7 +70,7 @@ export function infiniteMapping(dataOffset: number, subflowSeq: number): DataMap
 export type MappingViolation =
   /** A new mapping maps already-mapped subflow bytes to other data (RFC 8684 3.3.1: MUST be consistent). */
   | 'conflict'
-  /** Checksum present when not negotiated or missing when negotiated (RFC 8684 3.3.0; Linux MAPPING_INVALID). */
+  /** Checksum present when not negotiated or missing when negotiated (RFC 8684 3.3: all or none once negotiated; Linux MAPPING_INVALID). */
   | 'checksum-presence'
   /** More unmapped subflow data than the limit waits for a mapping (RFC 8684 3.3.1: a receive window). */
   | 'unmapped-data'

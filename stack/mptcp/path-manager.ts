@@ -185,21 +185,17 @@ export class PathManager {
       announced: false,
     });
     this.remotes.set(0, { id: 0, address: initial.remote, port: initial.remotePort });
-    this.paths.push({
+    this.addPath({
       pathId: 0,
       local: initial.local,
-      localKey: addressKey(initial.local),
       localId: 0,
       remote: initial.remote,
-      remoteKey: remoteKeyOf(initial.remote, initial.remotePort),
       remoteId: 0,
       port: initial.remotePort,
       ifIndex: initial.ifIndex,
       state: 'connecting',
       ours: initial.weOpened,
       backup: false,
-      failures: 0,
-      retryAt: undefined,
     });
   }
 
@@ -293,20 +289,17 @@ export class PathManager {
    */
   onAddAddr(remote: RemoteAddress, now: number): boolean {
     if (remote.id === 0) return false;
-    const port = remote.port || this.initial.remotePort;
-    const key = remoteKeyOf(remote.address, port);
+    const key = this.remoteKey(remote);
     const old = this.remotes.get(remote.id);
     if (old) {
       // A retransmission (our echo was lost) changes nothing.
-      if (remoteKeyOf(old.address, old.port || this.initial.remotePort) === key) return true;
+      if (this.remoteKey(old) === key) return true;
       // Same ID, new address: the old one is replaced (its subflows go).
       this.forgetRemote(remote.id);
     } else if (this.acceptedCount() >= this.options.addAddrAccepted) {
       return false;
     }
-    for (const r of this.remotes.values()) {
-      if (remoteKeyOf(r.address, r.port || this.initial.remotePort) === key) return false;
-    }
+    for (const r of this.remotes.values()) if (this.remoteKey(r) === key) return false;
     this.remotes.set(remote.id, { id: remote.id, address: remote.address, port: remote.port });
     this.update(now);
     return true;
@@ -326,25 +319,19 @@ export class PathManager {
 
   /** A subflow the peer opened to us (an MP_JOIN we accepted): counted against the limit. */
   onPeerSubflow(local: IpAddress, remote: IpAddress, remotePort: number, remoteId: number, backup: boolean): number {
-    const localKey = addressKey(local);
-    const path: Path = {
+    const l = this.locals.get(addressKey(local));
+    return this.addPath({
       pathId: this.nextPathId++,
       local,
-      localKey,
-      localId: this.locals.get(localKey)?.id ?? 0,
+      localId: l?.id ?? 0,
       remote,
-      remoteKey: remoteKeyOf(remote, remotePort),
       remoteId,
       port: remotePort,
-      ifIndex: this.locals.get(localKey)?.info.ifIndex ?? 0,
+      ifIndex: l?.info.ifIndex ?? 0,
       state: 'established',
       ours: false,
       backup,
-      failures: 0,
-      retryAt: undefined,
-    };
-    this.paths.push(path);
-    return path.pathId;
+    }).pathId;
   }
 
   /** Whether one more subflow fits (for accepting a peer's MP_JOIN). */
@@ -380,13 +367,10 @@ export class PathManager {
     this.update(now);
   }
 
-  /** Actions due at `now`, in order: withdrawals and closes first, then announcements, then new subflows. */
+  /** Actions due at `now`, in the order they arose (a withdrawal precedes what replaces it). */
   poll(now: number): PathAction[] {
     this.update(now);
-    const out = this.actions.splice(0);
-    const rank = (a: PathAction): number =>
-      a.kind === 'close-subflow' || a.kind === 'remove-address' ? 0 : a.kind === 'set-backup' ? 1 : a.kind === 'announce' ? 2 : 3;
-    return out.map((a, i) => [a, i] as const).sort((x, y) => rank(x[0]) - rank(y[0]) || x[1] - y[1]).map((x) => x[0]);
+    return this.actions.splice(0);
   }
 
   /** When `poll` has something to do next without any event (a retry or a re-announcement). */
@@ -399,6 +383,23 @@ export class PathManager {
     if (this.liveCount() < this.options.maxSubflows) for (const p of this.paths) if (p.state === 'waiting') consider(p.retryAt);
     for (const a of this.announcements.values()) consider(a.sentAt + this.options.addAddrTimeoutMs);
     return t;
+  }
+
+  private addPath(p: Omit<Path, 'localKey' | 'remoteKey' | 'failures' | 'retryAt'>): Path {
+    const path: Path = {
+      ...p,
+      localKey: addressKey(p.local),
+      remoteKey: remoteKeyOf(p.remote, p.port),
+      failures: 0,
+      retryAt: undefined,
+    };
+    this.paths.push(path);
+    return path;
+  }
+
+  /** A peer address and the port subflows to it use (the connection's when none was announced). */
+  private remoteKey(r: RemoteAddress): string {
+    return remoteKeyOf(r.address, r.port || this.initial.remotePort);
   }
 
   private acceptedCount(): number {
@@ -508,7 +509,7 @@ export class PathManager {
         order++;
         if (familyOf(l.info.address) !== familyOf(r.address)) continue;
         if (!this.options.fullMesh && !this.linuxPairing(l, r)) continue;
-        const rKey = remoteKeyOf(r.address, r.port || this.initial.remotePort);
+        const rKey = this.remoteKey(r);
         const lKey = addressKey(l.info.address);
         // A peer's join names its address by ID (RFC 8684 3.2), its port is ephemeral.
         if (this.paths.some((p) => p.localKey === lKey && (p.remoteKey === rKey || p.remoteId === r.id))) continue;
@@ -521,24 +522,18 @@ export class PathManager {
     candidates.sort((a, b) => a.load - b.load || a.order - b.order);
     for (const c of candidates) {
       if (this.liveCount() >= this.options.maxSubflows) break;
-      const port = c.r.port || this.initial.remotePort;
-      const path: Path = {
+      const path = this.addPath({
         pathId: this.nextPathId++,
         local: c.l.info.address,
-        localKey: addressKey(c.l.info.address),
         localId: c.l.id,
         remote: c.r.address,
-        remoteKey: remoteKeyOf(c.r.address, port),
         remoteId: c.r.id,
-        port,
+        port: c.r.port || this.initial.remotePort,
         ifIndex: c.l.info.ifIndex,
         state: 'connecting',
         ours: true,
         backup: c.l.info.backup,
-        failures: 0,
-        retryAt: undefined,
-      };
-      this.paths.push(path);
+      });
       this.open(path);
     }
   }

@@ -11,7 +11,7 @@
 import type { PartialConfig, StackConfig } from '../config.js';
 import { resolveConfig } from '../config.js';
 import { cryptoRandom, type RandomSource } from '../random.js';
-import { familyOf, parseAddress, type IpAddress, type IpFamily } from '../wire/address.js';
+import { addressEquals, familyOf, parseAddress, type IpAddress, type IpFamily } from '../wire/address.js';
 import { EMPTY_BYTES } from '../wire/bytes.js';
 import { emitIpv4Header, Ipv4View, verifyIpv4HeaderChecksum, IPV4_MIN_HEADER_LENGTH } from '../wire/ipv4.js';
 import { emitIpv6Header, Ipv6View, IPV6_HEADER_LENGTH } from '../wire/ipv6.js';
@@ -38,7 +38,7 @@ import { InterfaceTable, type NetInterface } from './interfaces.js';
 import type { TxOffload } from './offload.js';
 import { PacketAllocator } from './packet-alloc.js';
 import { PmtuCache } from './pmtu.js';
-import { RouteTable } from './routes.js';
+import { RouteTable, type Route } from './routes.js';
 
 /** What the driver knows about a received packet. */
 export interface RxMeta {
@@ -180,6 +180,10 @@ function badSource(src: IpAddress): boolean {
   return src[15] === 0 || src[15] === 1; // :: unspecified, ::1 loopback
 }
 
+function isConnectedRoute(ifIndex: number, destination: IpAddress, prefixLength: number): (r: Route) => boolean {
+  return (r) => r.connected && r.ifIndex === ifIndex && r.prefixLength === prefixLength && addressEquals(r.destination, destination);
+}
+
 interface Queued {
   ifIndex: number;
   packet: Uint8Array;
@@ -236,31 +240,22 @@ export class Host {
   /** Adds an address and, like Linux, the connected route for its prefix. */
   addAddress(ifIndex: number, address: IpAddress | string, prefixLength: number): void {
     const a = this.interfaces.addAddress(ifIndex, toAddress(address, 'addAddress'), prefixLength);
-    if (prefixLength < a.address.length * 8) {
-      this.routes.add({
-        destination: maskPrefix(a.address, prefixLength),
-        prefixLength,
-        ifIndex,
-        // Linux: IPv4 connected routes have metric 0, IPv6 ones 256.
-        metric: a.family === 4 ? 0 : 256,
-        connected: true,
-      });
-    }
+    if (prefixLength === a.address.length * 8) return;
+    const destination = maskPrefix(a.address, prefixLength);
+    if (this.routes.all().some(isConnectedRoute(ifIndex, destination, prefixLength))) return;
+    // Linux: IPv4 connected routes have metric 0, IPv6 ones 256.
+    this.routes.add({ destination, prefixLength, ifIndex, metric: a.family === 4 ? 0 : 256, connected: true });
   }
 
-  /** Removes an address and its connected route (when no other address on the interface shares the prefix). */
+  /** Removes an address and its connected route (unless another address on the interface shares the prefix). */
   removeAddress(ifIndex: number, address: IpAddress | string): void {
     const removed = this.interfaces.removeAddress(ifIndex, toAddress(address, 'removeAddress'));
     if (!removed) return;
     const prefix = maskPrefix(removed.address, removed.prefixLength);
-    const iface = this.interfaces.get(ifIndex)!;
-    const stillUsed = iface.addresses.some(
-      (a) => a.prefixLength === removed.prefixLength && a.family === removed.family && maskPrefix(a.address, a.prefixLength).every((b, i) => b === prefix[i]),
-    );
-    if (stillUsed) return;
-    this.routes.remove(
-      (r) => r.connected && r.ifIndex === ifIndex && r.prefixLength === removed.prefixLength && r.destination.length === prefix.length && r.destination.every((b, i) => b === prefix[i]),
-    );
+    const stillUsed = this.interfaces
+      .get(ifIndex)!
+      .addresses.some((a) => a.prefixLength === removed.prefixLength && addressEquals(maskPrefix(a.address, a.prefixLength), prefix));
+    if (!stillUsed) this.routes.remove(isConnectedRoute(ifIndex, prefix, removed.prefixLength));
   }
 
   addRoute(r: RouteOptions): void {

@@ -239,6 +239,22 @@ suite('Host: send', () => {
     expect(host.routeMtu(ip('192.0.2.9'))).toBe(1400);
   });
 
+  it('keeps one connected route per prefix while an address on it remains', () => {
+    const host = new Host({ random: seededRandom(9) });
+    const eth = host.addInterface({ name: 'eth0', mtu: 1500 });
+    const connected = () => host.routes.all().filter((r) => r.connected).map((r) => `${r.destination.join('.')}/${r.prefixLength}`);
+    host.addAddress(eth, '10.0.0.1', 24);
+    host.addAddress(eth, '10.0.0.2', 24);
+    host.addAddress(eth, '10.9.9.9', 32);
+    expect(connected()).toEqual(['10.0.0.0/24']);
+    host.removeAddress(eth, '10.0.0.1');
+    expect(connected()).toEqual(['10.0.0.0/24']);
+    expect(host.selectSource(ip('10.0.0.77'))!.join('.')).toBe('10.0.0.2');
+    host.removeAddress(eth, '10.0.0.2');
+    expect(connected()).toEqual([]);
+    expect(host.selectSource(ip('10.0.0.77'))).toBeUndefined();
+  });
+
   it('routes by source: each uplink has its own default route (thesis 3.5)', () => {
     const { host, eth } = makeHost();
     const lte = host.addInterface({ name: 'lte', mtu: 1400 });

@@ -128,9 +128,9 @@ export class CoupledCongestionControl {
     this.subflows.delete(c);
   }
 
-  /** Subflows that take part in the coupling: those with an RTT sample (Linux: can send and srtt). */
-  private measured(): CoupledSubflowController[] {
-    return [...this.subflows].filter((s) => s.srttMs !== undefined && s.srttMs > 0);
+  /** A subflow takes part in the coupling once it has an RTT sample (Linux: can send and srtt). */
+  private static measured(c: CoupledSubflowController): boolean {
+    return c.srttMs !== undefined && c.srttMs > 0;
   }
 
   /**
@@ -138,51 +138,65 @@ export class CoupledCongestionControl {
    * With n subflows of equal RTT and window it is 1/n.
    */
   liaAlpha(): number {
-    const s = this.measured();
+    return this.lia().alpha;
+  }
+
+  private lia(): { alpha: number; total: number } {
     let total = 0;
     let best = 0;
     let sum = 0;
-    for (const c of s) {
+    for (const c of this.subflows) {
+      if (!CoupledCongestionControl.measured(c)) continue;
       const rtt = c.srttMs!;
       total += c.cwnd;
       best = Math.max(best, c.cwnd / (rtt * rtt));
       sum += c.cwnd / rtt;
     }
-    return sum > 0 ? (total * best) / (sum * sum) : 1;
+    return { alpha: sum > 0 ? (total * best) / (sum * sum) : 1, total };
   }
 
   /** RFC 6356 3: min(alpha * bytes_acked * MSS_i / cwnd_total, bytes_acked * MSS_i / cwnd_i). */
   private liaIncrease(self: CoupledSubflowController, e: { cwnd: number; ackedBytes: number; mss: number }): number {
     const reno = (e.ackedBytes * e.mss) / e.cwnd;
-    const s = this.measured();
-    if (!s.includes(self)) return reno;
-    const total = s.reduce((n, c) => n + c.cwnd, 0);
-    return Math.min((this.liaAlpha() * e.ackedBytes * e.mss) / total, reno);
+    if (!CoupledCongestionControl.measured(self)) return reno;
+    const { alpha, total } = this.lia();
+    return Math.min((alpha * e.ackedBytes * e.mss) / total, reno);
+  }
+
+  /** OLIA's epsilon (alpha_r of the draft) of every measured subflow, for stats and tests. */
+  oliaEpsilon(): Map<CoupledSubflowController, number> {
+    const eps = new Map<CoupledSubflowController, number>();
+    for (const c of this.subflows) if (CoupledCongestionControl.measured(c)) eps.set(c, this.epsilonOf(c));
+    return eps;
   }
 
   /**
-   * OLIA's epsilon (alpha_r of the draft) for each measured subflow: M = subflows with the
-   * largest window, B = subflows with the best l_r / rtt_r^2 (mptcp_get_epsilon). When some
-   * best subflows are not in M, they get +1/(n |B\M|) and those in M -1/(n |M|); else 0.
+   * OLIA's epsilon for one measured subflow (mptcp_get_epsilon): M = subflows with the largest
+   * window, B = subflows with the best l_r / rtt_r^2. When some best subflows are not in M,
+   * they get +1/(n |B\M|) and those in M -1/(n |M|); everything else 0.
    */
-  oliaEpsilon(): Map<CoupledSubflowController, number> {
-    const s = this.measured();
-    const eps = new Map<CoupledSubflowController, number>();
+  private epsilonOf(self: CoupledSubflowController): number {
     const quality = (c: CoupledSubflowController): number => c.interLossBytes / (c.srttMs! * c.srttMs!);
-    const maxCwnd = Math.max(...s.map((c) => c.cwnd));
-    const bestQuality = Math.max(...s.map(quality));
-    const isBest = (c: CoupledSubflowController): boolean => Math.abs(quality(c) - bestQuality) <= 1e-12 * bestQuality;
-    const inM = s.filter((c) => c.cwnd === maxCwnd);
-    const bNotM = s.filter((c) => c.cwnd !== maxCwnd && isBest(c));
-    for (const c of s) {
-      let e = 0;
-      if (bNotM.length > 0) {
-        if (bNotM.includes(c)) e = 1 / (s.length * bNotM.length);
-        else if (c.cwnd === maxCwnd) e = -1 / (s.length * inM.length);
-      }
-      eps.set(c, e);
+    let n = 0;
+    let maxCwnd = 0;
+    let bestQuality = 0;
+    for (const c of this.subflows) {
+      if (!CoupledCongestionControl.measured(c)) continue;
+      n++;
+      maxCwnd = Math.max(maxCwnd, c.cwnd);
+      bestQuality = Math.max(bestQuality, quality(c));
     }
-    return eps;
+    const isBest = (c: CoupledSubflowController): boolean => Math.abs(quality(c) - bestQuality) <= 1e-12 * bestQuality;
+    let inM = 0;
+    let bNotM = 0;
+    for (const c of this.subflows) {
+      if (!CoupledCongestionControl.measured(c)) continue;
+      if (c.cwnd === maxCwnd) inM++;
+      else if (isBest(c)) bNotM++;
+    }
+    if (bNotM === 0) return 0;
+    if (self.cwnd === maxCwnd) return -1 / (n * inM);
+    return isBest(self) ? 1 / (n * bNotM) : 0;
   }
 
   /**
@@ -192,12 +206,12 @@ export class CoupledCongestionControl {
    * rate = sum_p w_p * rtt_r / rtt_p, which makes a lone subflow's increase exactly Reno's.
    */
   private oliaIncrease(self: CoupledSubflowController, e: { cwnd: number; ackedBytes: number; mss: number }): number {
-    const s = this.measured();
-    if (!s.includes(self)) return (e.ackedBytes * e.mss) / e.cwnd;
+    if (!CoupledCongestionControl.measured(self)) return (e.ackedBytes * e.mss) / e.cwnd;
     const rtt = self.srttMs!;
     let rate = 0;
-    for (const c of s) rate += c === self ? e.cwnd : (c.cwnd * rtt) / c.srttMs!;
-    const epsilon = this.oliaEpsilon().get(self) ?? 0;
-    return (e.ackedBytes * e.mss * e.cwnd) / (rate * rate) + (epsilon * e.ackedBytes * e.mss) / e.cwnd;
+    for (const c of this.subflows) {
+      if (CoupledCongestionControl.measured(c)) rate += c === self ? e.cwnd : (c.cwnd * rtt) / c.srttMs!;
+    }
+    return (e.ackedBytes * e.mss * e.cwnd) / (rate * rate) + (this.epsilonOf(self) * e.ackedBytes * e.mss) / e.cwnd;
   }
 }

@@ -182,7 +182,7 @@ export function scheduleRedundant(subflows: readonly SubflowSnapshot[], ctx: Sch
  * switching only when it becomes unusable; backups only when no regular subflow is left.
  */
 export function scheduleActiveBackup(subflows: readonly SubflowSnapshot[], ctx: SchedulerContext): ScheduleDecision[] {
-  const first = [...preferred(subflows)].sort((a, b) => a.id - b.id)[0];
+  const first = preferred(subflows).sort((a, b) => a.id - b.id)[0];
   if (!first || first.queueRoom <= 0) return [];
   return single(first, ctx, Math.min(first.queueRoom, SEND_BURST_SIZE));
 }

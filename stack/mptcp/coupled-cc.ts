@@ -22,8 +22,6 @@ import type { WindowControllerOptions } from '../tcp/congestion/window-controlle
 
 export type CoupledAlgorithm = Exclude<MptcpCongestionControl, 'uncoupled'>;
 
-export const COUPLED_ALGORITHMS: readonly CoupledAlgorithm[] = ['lia', 'olia'];
-
 /** One subflow's controller: a NewReno whose congestion-avoidance increase is coupled. */
 export class CoupledSubflowController implements CongestionController {
   readonly algorithm: CoupledAlgorithm;

@@ -9,6 +9,7 @@ interface CommandModule {
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   lab: { summary: 'build, inspect and impair the embedded network lab', load: () => import('./lab/command.js') },
+  demo: { summary: 'bring up the lab and show namestack at work, step by step', load: () => import('./demo/command.js') },
 };
 
 function usage(): string {

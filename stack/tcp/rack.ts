@@ -10,14 +10,13 @@
 //      timer fires, detectLoss runs again.
 // On RTO: rack.markLostOnRto (6.3). Tail loss probes: TailLossProbe below (7).
 // All times are in the `now` clock (ms).
+//
+// RACK_sent_after (6.2) compares (xmit_ts, end_seq); here it compares transmission numbers
+// (SentSegment.order), which give the exact order even when many segments, original and
+// retransmitted, share one clock tick.
 
 import type { SentSegment, SentSegments } from './sent-segments.js';
 import { seqGeq, seqGt, seqLt, type SeqRange } from './seq.js';
-
-/** RACK_sent_after (RFC 8985 6.2): sent later, or at the same time with a higher end. */
-export function sentAfter(t1: number, seq1: number, t2: number, seq2: number): boolean {
-  return t1 > t2 || (t1 === t2 && seqGt(seq1, seq2));
-}
 
 // RFC 8985 6.2 step 4: the window multiplier persists for 16 recoveries after a DSACK.
 const REO_WND_PERSIST = 16;
@@ -26,6 +25,8 @@ export class Rack {
   /** RACK.xmit_ts / RACK.end_seq: the most recently sent segment delivered so far. */
   xmitTs = -Infinity;
   endSeq = 0;
+  /** Transmission number of that segment (-1: none delivered yet). */
+  order = -1;
   /** RACK.rtt: the RTT of that segment. */
   rtt = 0;
   /** RACK.fack: the highest end sequence delivered; undefined before any delivery. */
@@ -53,10 +54,11 @@ export class Rack {
       if (echoedSendTime !== undefined && echoedSendTime < seg.xmitTs) return;
       if (rtt < minRtt) return;
     }
-    if (sentAfter(seg.xmitTs, seg.endSeq, this.xmitTs, this.endSeq)) {
+    if (seg.order > this.order) {
       this.rtt = rtt;
       this.xmitTs = seg.xmitTs;
       this.endSeq = seg.endSeq;
+      this.order = seg.order;
     }
   }
 
@@ -87,11 +89,11 @@ export class Rack {
     let timeout = 0;
     for (const seg of sent.inTimeOrder()) {
       if (seg.lost) continue;
-      // Time order: once a segment was not sent before RACK's, neither were the rest.
-      if (!sentAfter(this.xmitTs, this.endSeq, seg.xmitTs, seg.endSeq)) break;
+      // Transmission order: once a segment was not sent before RACK's, neither were the rest.
+      if (seg.order >= this.order) break;
       const remaining = seg.xmitTs + this.rtt + reoWnd - now;
       if (remaining <= 0) {
-        seg.lost = true;
+        sent.markLost(seg);
         onLost(seg);
       } else {
         timeout = Math.max(timeout, remaining);
@@ -106,7 +108,7 @@ export class Rack {
     for (const seg of sent.inTimeOrder()) {
       if (seg.lost) continue;
       if (seg === first || seg.xmitTs + this.rtt + reoWnd - now <= 0) {
-        seg.lost = true;
+        sent.markLost(seg);
         onLost(seg);
       }
     }

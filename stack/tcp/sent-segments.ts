@@ -5,7 +5,7 @@
 // retransmission moves to the tail in O(1)), which is the order RACK scans (Linux keeps
 // the same tsorted list).
 
-import { seqGt, seqGeq, seqLeq, seqLt, type SeqRange } from './seq.js';
+import { seqGt, seqGeq, seqLeq, seqLt, seqSub, type SeqRange } from './seq.js';
 
 export interface SentSegment {
   startSeq: number;
@@ -17,6 +17,12 @@ export interface SentSegment {
   sacked: boolean;
   /** Deemed lost and not retransmitted since. */
   lost: boolean;
+  /**
+   * Transmission number: increases with every (re)transmission. It orders transmissions
+   * exactly where xmit_ts ties (several segments sent within one clock tick), which the
+   * RFC's end_seq tie-break gets wrong for retransmissions.
+   */
+  order: number;
   /** Transmission-time order links; null when not in that list (SACKed). */
   prevSent: SentSegment | null;
   nextSent: SentSegment | null;
@@ -25,8 +31,15 @@ export interface SentSegment {
 export class SentSegments {
   /** Segments currently SACKed (RFC 8985 RACK.segs_sacked). */
   sackedCount = 0;
+  /**
+   * Bytes deemed in the network: sent, neither acknowledged, SACKed nor marked lost (a
+   * retransmitted segment counts once). This is RFC 6675's pipe with RACK's loss marks,
+   * Linux's tcp_packets_in_flight in bytes; the sender compares it with cwnd.
+   */
+  inFlight = 0;
   private readonly bySeq: SentSegment[] = [];
   private head = 0;
+  private nextOrder = 0;
   private oldest: SentSegment | null = null;
   private newest: SentSegment | null = null;
 
@@ -57,23 +70,34 @@ export class SentSegments {
       retransmitted: false,
       sacked: false,
       lost: false,
+      order: this.nextOrder++,
       prevSent: null,
       nextSent: null,
     };
     this.bySeq.push(seg);
     this.linkNewest(seg);
+    this.inFlight += length(seg);
     return seg;
   }
 
   /** `seg` was retransmitted at `now` (RFC 8985 6.1). */
   onRetransmitted(seg: SentSegment, now: number): void {
     seg.xmitTs = now;
+    seg.order = this.nextOrder++;
     seg.retransmitted = true;
+    if (seg.lost) this.inFlight += length(seg);
     seg.lost = false;
     if (!seg.sacked) {
       this.unlink(seg);
       this.linkNewest(seg);
     }
+  }
+
+  /** `seg` is deemed lost (RACK, RTO): it leaves the in-flight count until retransmitted. */
+  markLost(seg: SentSegment): void {
+    if (seg.lost || seg.sacked) return;
+    seg.lost = true;
+    this.inFlight -= length(seg);
   }
 
   /** The segment holding `seq`, if in flight. */
@@ -110,6 +134,7 @@ export class SentSegments {
       const seg = b[n++]!;
       if (seg.sacked) this.sackedCount--;
       else {
+        if (!seg.lost) this.inFlight -= length(seg);
         this.unlink(seg);
         delivered?.(seg);
       }
@@ -117,7 +142,10 @@ export class SentSegments {
     const removed = n - this.head;
     this.head = n;
     const first = b[n];
-    if (first !== undefined && seqGt(ack, first.startSeq)) first.startSeq = ack;
+    if (first !== undefined && seqGt(ack, first.startSeq)) {
+      if (!first.sacked && !first.lost) this.inFlight -= seqSub(ack, first.startSeq);
+      first.startSeq = ack;
+    }
     if (this.head === b.length) b.length = this.head = 0;
     else if (this.head > 256 && this.head * 2 > b.length) {
       b.splice(0, this.head);
@@ -138,6 +166,7 @@ export class SentSegments {
     for (let i = this.indexOf(range.start); i < b.length && seqLeq(b[i]!.endSeq, range.end); i++) {
       const seg = b[i]!;
       if (seg.sacked || !seqGeq(seg.startSeq, range.start)) continue;
+      if (!seg.lost) this.inFlight -= length(seg);
       seg.sacked = true;
       seg.lost = false;
       this.sackedCount++;
@@ -204,4 +233,8 @@ export class SentSegments {
     else if (this.newest === seg) this.newest = seg.prevSent;
     seg.prevSent = seg.nextSent = null;
   }
+}
+
+function length(seg: SentSegment): number {
+  return seqSub(seg.endSeq, seg.startSeq);
 }

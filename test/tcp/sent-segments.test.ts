@@ -27,8 +27,10 @@ for (const iss of [1000, 0xffff_ffff - 2500]) {
         [3000, 4000],
         [4000, 5000],
       ]);
+      expect(l.inFlight).toBe(2500);
       expect(l.ackTo(S(5000))).toBe(3);
       expect(l.size).toBe(0);
+      expect(l.inFlight).toBe(0);
       expect(l.first).toBeUndefined();
     });
 
@@ -37,6 +39,7 @@ for (const iss of [1000, 0xffff_ffff - 2500]) {
       const newly: number[] = [];
       expect(l.markSacked({ start: S(1500), end: S(3000) }, (s) => newly.push((s.startSeq - iss) >>> 0))).toBe(2);
       expect(newly).toEqual([1500, 2000]);
+      expect(l.inFlight).toBe(3500);
       expect(ranges(l.inSeqOrder())).toEqual([
         [0, 1000],
         [1000, 1500],
@@ -64,9 +67,11 @@ for (const iss of [1000, 0xffff_ffff - 2500]) {
       const l = fiveSent();
       const seg = l.find(S(1500))!;
       expect((seg.startSeq - iss) >>> 0).toBe(1000);
-      seg.lost = true;
+      l.markLost(seg);
       expect(l.firstLost()).toBe(seg);
+      expect(l.inFlight).toBe(4000);
       l.onRetransmitted(seg, 100);
+      expect(l.inFlight).toBe(5000);
       expect(seg.lost).toBe(false);
       expect(seg.retransmitted).toBe(true);
       expect(l.firstLost()).toBeUndefined();

@@ -15,6 +15,7 @@ import { SackScoreboard } from '../../stack/tcp/sack-scoreboard.js';
 import { SendBuffer } from '../../stack/tcp/send-buffer.js';
 import { SentSegments, type SentSegment } from '../../stack/tcp/sent-segments.js';
 import { seqAdd, seqGt, seqLt, seqSub, type SeqRange } from '../../stack/tcp/seq.js';
+import { concat, pattern } from './bytes.js';
 
 const MSS = 1000;
 const ONE_WAY = 25;
@@ -32,7 +33,7 @@ function run(iss: number, total: number, drop: (index: number, copy: number) => 
     while (i > 0 && events[i - 1]!.t > e.t) i--;
     events.splice(i, 0, e);
   };
-  const stream = Uint8Array.from({ length: total }, (_, i) => (i * 31 + 7) & 0xff);
+  const stream = pattern(total, 7);
 
   // Sender.
   const buffer = new SendBuffer(1 << 20);

@@ -1,21 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ReassemblyQueue } from '../../stack/tcp/reassembly.js';
 import { seqAdd, seqGt, seqLeq, seqSub } from '../../stack/tcp/seq.js';
+import { concat, pattern as bytes } from './bytes.js';
 
 const big = { maxBytes: 1 << 20, maxSegments: 1 << 16 };
-
-function bytes(n: number, from = 0): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (from + i * 7) & 0xff;
-  return b;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) (out.set(c, o), (o += c.length));
-  return out;
-}
 
 describe('ReassemblyQueue', () => {
   it('holds out-of-order segments and releases them once the gap is filled', () => {

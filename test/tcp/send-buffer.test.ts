@@ -1,18 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SendBuffer } from '../../stack/tcp/send-buffer.js';
-
-function pattern(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (seed + i * 13) & 0xff;
-  return b;
-}
-
-function gather(views: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(views.reduce((n, v) => n + v.length, 0));
-  let o = 0;
-  for (const v of views) (out.set(v, o), (o += v.length));
-  return out;
-}
+import { concat as gather, pattern } from './bytes.js';
 
 describe('SendBuffer', () => {
   it('keeps large writes by reference and copies ranges across chunk boundaries', () => {

@@ -86,7 +86,6 @@ while time.time() < end:
 async function benchRead(what: string, opts: TunOptions, segment: number, size: number): Promise<void> {
   if (!`read ${what}`.includes(ONLY)) return;
   const dev = tun(opts);
-  if (process.env.TXQ) sh(`ip -n ${NS} link set ${dev.name} txqueuelen ${process.env.TXQ}`);
   let packets = 0;
   let bytes = 0;
   let largest = 0;

@@ -19,7 +19,10 @@ export interface LinkRxMeta {
 }
 
 export interface LinkPacket {
-  /** One IP packet (IPv4 or IPv6), owned by the receiver from now on. */
+  /**
+   * One IP packet (IPv4 or IPv6), owned by the receiver from now on. It may be a view into a
+   * larger ArrayBuffer (Node's Buffer pool): honour byteOffset when wrapping `.buffer`.
+   */
   packet: Uint8Array;
   meta: LinkRxMeta;
 }

@@ -345,9 +345,11 @@ export class TunDevice implements Link {
   }
 
   private copyOut(start: number, end: number): Uint8Array {
-    const packet = Buffer.allocUnsafe(end - start);
-    packet.set(this.readBuffer.subarray(start, end));
-    return packet;
+    const pooled = Buffer.allocUnsafe(end - start);
+    pooled.set(this.readBuffer.subarray(start, end));
+    // A plain Uint8Array, not a Buffer: Buffer#slice makes a view where Uint8Array#slice
+    // copies, and receivers rely on slice() copying.
+    return new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.length);
   }
 
   private countRx(bytes: number): void {

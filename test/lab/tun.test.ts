@@ -139,6 +139,24 @@ for port in range(40000, 40064):
   });
 });
 
+describe('TunDevice failure', () => {
+  it('reports a deleted interface through onError and shuts its reader down', async () => {
+    const handles = (): number => process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
+    const before = handles();
+    const { dev, ns } = labTun();
+    const failed = new Promise<Error & { code?: string }>((resolve) => (dev.onError = resolve));
+    dev.onReceive(() => {});
+    expect(handles()).toBe(before + 1);
+    sh(`ip -n ${ns} link del ${dev.name}`);
+    const err = await failed;
+    expect(err.code).toBe('EBADFD');
+    expect(err.message).toMatch(/deleted/);
+    await dev.close();
+    expect(handles()).toBe(before);
+    expect(dev.send(new Uint8Array(20))).toBe(false);
+  });
+});
+
 describe('TunDevice traffic', () => {
   it('writes an echo request the kernel answers, and reads the reply', async () => {
     const { dev } = labTun();

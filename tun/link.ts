@@ -3,15 +3,15 @@
 // themselves, so they stack (capture what the impaired link really delivered, or the other
 // way round).
 
+import type { RxMeta } from '../stack/ip/host.js';
 import type { TxOffload } from '../stack/ip/offload.js';
 
-/** What the link knows about a received packet. */
-export interface LinkRxMeta {
-  /**
-   * The transport checksum needs no verification: the kernel produced the packet (its checksum
-   * field may hold only the pseudo-header sum, virtio NEEDS_CSUM) or verified it (DATA_VALID).
-   */
-  checksumVerified?: boolean;
+/**
+ * What the link knows about a received packet: the stack's RxMeta (`checksumVerified` when
+ * the kernel produced the packet, its checksum field possibly holding only the pseudo-header
+ * sum (virtio NEEDS_CSUM), or verified it (DATA_VALID)), plus the GSO facts of a super-packet.
+ */
+export interface LinkRxMeta extends RxMeta {
   /** Set on a GSO super-packet: payload bytes per segment the sender meant (its MSS for TCP). */
   gsoSize?: number;
   /** Set on a GSO super-packet: its kind. */

@@ -147,11 +147,67 @@ export interface MptcpConfig {
   dataOutOfOrderMaxSegments: number;
 }
 
+export interface NameConfig {
+  /** Packets that carry the names before a side gives up waiting for the other's answer (thesis 2.4 "N"): 8 covers a SYN, Linux's 6 SYN retransmissions (tcp_syn_retries) and the first ACK. */
+  exchangePackets: number;
+  /** dgram sockets put the names on every datagram until the peer's names come back, without the N limit (thesis 2.4: UDP has no handshake to ride on). */
+  dgramUntilAcknowledged: boolean;
+}
+
+export interface DnsConfig {
+  /** Wait for the first answer to a query, ms; doubled every round over the server list. Lab and LAN servers answer in a few ms; glibc's 5 s is for slow paths. */
+  timeoutMs: number;
+  /** Ceiling of the doubled timeout, ms, so a late round does not wait forever. */
+  maxTimeoutMs: number;
+  /** Rounds over the server list before ETIMEOUT (like resolv.conf "attempts", c-ares "tries" = 3). */
+  rounds: number;
+  /** Queries in flight at once (each holds a UDP socket); more fail with ENOBUFS, so a flood of names cannot exhaust ports. */
+  maxOutstanding: number;
+  /** Answers kept in the cache (positive and negative); the least recently used goes first. */
+  cacheEntries: number;
+  /** Longest time an answer is cached, ms, whatever its TTL (RFC 2181 8 allows up to 2^31 - 1 s; a day bounds stale data). */
+  maxTtlMs: number;
+  /** Longest time a negative answer is cached, ms (RFC 2308 5: "one to three hours"). */
+  negativeMaxTtlMs: number;
+  /** Negative answers without an SOA (dnsmasq's for its local names) are cached this long, ms. RFC 2308 5 forbids it for caches that serve others (loops); a stub serving only its own host cannot loop. 0 = not cached. */
+  negativeNoSoaTtlMs: number;
+  /** CNAMEs followed for one name before EBADRESP (loops and absurd chains; RFC 1034 5.3.3 asks for a bound). */
+  maxCnameChain: number;
+  /** EDNS(0) UDP payload size we advertise (RFC 6891; 1232 per DNS flag day 2020, no fragmentation); 0 sends no OPT record. */
+  ednsUdpSize: number;
+  /** lookupBoth() asks one ANY query, as the thesis's daemon did (res_query T_ANY), instead of AAAA and A in parallel (RFC 8305 3); RFC 8482 servers may answer ANY minimally, then it falls back to the pair. */
+  lookupWithAny: boolean;
+}
+
+export interface EyeballsConfig {
+  /** Use the thesis's learned preference P (Table 2) for the family order and the delay before the other family; false = plain RFC 8305 (IPv6 first, attemptDelayMs). */
+  usePreference: boolean;
+  /** P for a destination never raced before. The thesis's module started at 0 (both families at once); positive prefers IPv6, negative IPv4. */
+  initialPreference: number;
+  /** Milliseconds per unit of |P| before the other family's first attempt (thesis 5.2.2: |P| x 10 ms). */
+  preferenceUnitMs: number;
+  /** Bound of |P|. The thesis has none; 25 keeps |P| x 10 ms within RFC 8305's 250 ms, so a learned preference never falls back slower than plain Happy Eyeballs. */
+  maxPreference: number;
+  /** Destinations whose P is remembered; the least recently raced is forgotten first. */
+  preferenceCacheSize: number;
+  /** RFC 8305 3 Resolution Delay: after an A answer, wait this long for the AAAA (for the preferred family's answer under P < 0). */
+  resolutionDelayMs: number;
+  /** RFC 8305 5 Connection Attempt Delay between attempts (250 ms recommended); clamped to [10, 2000] ms as RFC 8305 5 requires. */
+  attemptDelayMs: number;
+  /** RFC 8305 4 First Address Family Count: addresses of the first family tried before the other family's first. */
+  firstAddressFamilyCount: number;
+  /** When a race's transport is MPTCP, keep the other family's attempt that connects after the winner instead of resetting it (the owner makes it an extra subflow). */
+  keepOtherFamilyForMptcp: boolean;
+}
+
 export interface StackConfig {
   ip: IpConfig;
   udp: UdpConfig;
   tcp: TcpConfig;
   mptcp: MptcpConfig;
+  name: NameConfig;
+  dns: DnsConfig;
+  eyeballs: EyeballsConfig;
 }
 
 export const DEFAULT_CONFIG: StackConfig = {
@@ -226,6 +282,34 @@ export const DEFAULT_CONFIG: StackConfig = {
     unmappedDataLimit: 262_144,
     dataOutOfOrderMaxSegments: 4096,
   },
+  name: {
+    exchangePackets: 8,
+    dgramUntilAcknowledged: true,
+  },
+  dns: {
+    timeoutMs: 1000,
+    maxTimeoutMs: 8000,
+    rounds: 3,
+    maxOutstanding: 64,
+    cacheEntries: 1024,
+    maxTtlMs: 86_400_000,
+    negativeMaxTtlMs: 10_800_000,
+    negativeNoSoaTtlMs: 5000,
+    maxCnameChain: 8,
+    ednsUdpSize: 1232,
+    lookupWithAny: false,
+  },
+  eyeballs: {
+    usePreference: true,
+    initialPreference: 0,
+    preferenceUnitMs: 10,
+    maxPreference: 25,
+    preferenceCacheSize: 1024,
+    resolutionDelayMs: 50,
+    attemptDelayMs: 250,
+    firstAddressFamilyCount: 1,
+    keepOtherFamilyForMptcp: false,
+  },
 };
 
 export type PartialConfig = { [K in keyof StackConfig]?: Partial<StackConfig[K]> };
@@ -237,5 +321,8 @@ export function resolveConfig(partial: PartialConfig = {}): StackConfig {
     udp: { ...DEFAULT_CONFIG.udp, ...partial.udp },
     tcp: { ...DEFAULT_CONFIG.tcp, ...partial.tcp },
     mptcp: { ...DEFAULT_CONFIG.mptcp, ...partial.mptcp },
+    name: { ...DEFAULT_CONFIG.name, ...partial.name },
+    dns: { ...DEFAULT_CONFIG.dns, ...partial.dns },
+    eyeballs: { ...DEFAULT_CONFIG.eyeballs, ...partial.eyeballs },
   };
 }

@@ -1,14 +1,14 @@
 // Helpers for the TUN lab tests: throwaway network namespaces, commands run inside them,
 // waiting for packets on a Link, and the few IPv4 packets the tests write (echo requests,
-// TCP segments), built and parsed with the stack's own wire codecs.
+// TCP segments), built with the host tests' packet helpers and parsed with the wire codecs.
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { parseAddress, type IpAddress } from '../../stack/wire/address.js';
-import { emitIcmpv4, icmpv4Length, IPPROTO_ICMP, parseIcmpv4, type Icmpv4Repr } from '../../stack/wire/icmpv4.js';
-import { emitIpv4Header, ipv4HeaderLength, parseIpv4, type Ipv4Repr } from '../../stack/wire/ipv4.js';
+import { IPPROTO_ICMP, parseIcmpv4 } from '../../stack/wire/icmpv4.js';
+import { parseIpv4 } from '../../stack/wire/ipv4.js';
 import type { TcpOption } from '../../stack/wire/tcp-options.js';
 import { emitTcp, parseTcp, TCP_PROTOCOL, tcpHeaderLength, type TcpRepr } from '../../stack/wire/tcp.js';
 import type { Link, LinkPacket } from '../../tun/link.js';
+import { icmpv4, ip, ipv4 } from '../ip/packets.js';
 
 export function sh(command: string): string {
   return execFileSync('sh', ['-c', command], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -109,37 +109,10 @@ export class PacketCollector {
   }
 }
 
-export function ip(text: string): IpAddress {
-  const a = parseAddress(text);
-  if (!a) throw new Error(`bad address ${text}`);
-  return a;
-}
-
-/** An IPv4 packet around `l4Length` bytes the caller writes at the returned offset. */
-function ipv4Packet(src: IpAddress, dst: IpAddress, protocol: number, l4Length: number): { out: Uint8Array; at: number } {
-  const repr: Ipv4Repr = {
-    dscpEcn: 0,
-    identification: 0,
-    dontFragment: true,
-    moreFragments: false,
-    fragmentOffset: 0,
-    ttl: 64,
-    protocol,
-    src,
-    dst,
-    options: new Uint8Array(0),
-  };
-  const out = new Uint8Array(ipv4HeaderLength(repr) + l4Length);
-  return { out, at: emitIpv4Header(repr, l4Length, out, 0) };
-}
-
-/** An IPv4 ICMP echo request (RFC 792) with `payloadLength` bytes counting up. */
-export function echoRequest(src: IpAddress, dst: IpAddress, identifier: number, sequence: number, payloadLength = 56): Uint8Array {
+/** An IPv4 ICMP echo request (RFC 792) from `src` to `dst` with `payloadLength` bytes counting up. */
+export function echoRequest(src: string, dst: string, identifier: number, sequence: number, payloadLength = 56): Uint8Array {
   const data = Uint8Array.from({ length: payloadLength }, (_, i) => i & 0xff);
-  const repr: Icmpv4Repr = { kind: 'echoRequest', identifier, sequence, data };
-  const { out, at } = ipv4Packet(src, dst, IPPROTO_ICMP, icmpv4Length(repr));
-  emitIcmpv4(repr, out, at);
-  return out;
+  return ipv4(src, dst, IPPROTO_ICMP, icmpv4({ kind: 'echoRequest', identifier, sequence, data }));
 }
 
 /** Kind, identifier and sequence of an IPv4 ICMP echo packet, or undefined for anything else. */
@@ -158,11 +131,11 @@ export type TcpFields = Pick<TcpRepr, 'srcPort' | 'dstPort' | 'seq' | 'ack' | 'f
  * An IPv4 TCP segment (RFC 9293 3.1). With `partialChecksum` the checksum field holds only
  * the folded pseudo-header sum, as virtio NEEDS_CSUM wants (the kernel completes it).
  */
-export function tcpSegment(src: IpAddress, dst: IpAddress, t: TcpFields, payload = new Uint8Array(0), partialChecksum = false): Uint8Array {
+export function tcpSegment(src: string, dst: string, t: TcpFields, payload = new Uint8Array(0), partialChecksum = false): Uint8Array {
   const repr: TcpRepr = { urgentPointer: 0, checksum: 0, options: [], ...t };
-  const { out, at } = ipv4Packet(src, dst, TCP_PROTOCOL, tcpHeaderLength(repr) + payload.length);
-  emitTcp(repr, payload, payload.length, out, at, { mode: partialChecksum ? 'partial' : 'full', src, dst });
-  return out;
+  const segment = new Uint8Array(tcpHeaderLength(repr) + payload.length);
+  emitTcp(repr, payload, payload.length, segment, 0, { mode: partialChecksum ? 'partial' : 'full', src: ip(src), dst: ip(dst) });
+  return ipv4(src, dst, TCP_PROTOCOL, segment);
 }
 
 /** The TCP header of an IPv4 TCP packet and its payload length, or undefined. */

@@ -16,7 +16,6 @@ import type { LinkPacket } from '../../tun/link.js';
 import {
   echoFields,
   echoRequest,
-  ip,
   Namespaces,
   openFdCount,
   PacketCollector,
@@ -161,7 +160,7 @@ describe('TunDevice traffic', () => {
   it('writes an echo request the kernel answers, and reads the reply', async () => {
     const { dev } = labTun();
     const rx = new PacketCollector(dev);
-    expect(dev.send(echoRequest(ip(US), ip(KERNEL), 0x4242, 1))).toBe(true);
+    expect(dev.send(echoRequest(US, KERNEL, 0x4242, 1))).toBe(true);
     const reply = await rx.next((p) => echoFields(p.packet)?.identifier === 0x4242);
     expect(echoFields(reply.packet)).toEqual({ kind: 'echoReply', identifier: 0x4242, sequence: 1 });
     expect(reply.packet.subarray(12, 20)).toEqual(Uint8Array.from([10, 201, 0, 1, 10, 201, 0, 2]));
@@ -184,7 +183,7 @@ describe('TunDevice traffic', () => {
       const syn = tcpFields((await rx.next((p) => (tcpFields(p.packet)?.flags ?? 0) === TCP_SYN)).packet)!;
       // SYN-ACK with MSS 1460 and a 64 KiB window (no scaling): the kernel may then send its
       // whole initial window (10 segments) at once, which TSO hands over as one packet.
-      const synAck = tcpSegment(ip(US), ip(KERNEL), {
+      const synAck = tcpSegment(US, KERNEL, {
         srcPort: 5001,
         dstPort: syn.srcPort,
         seq: 1000,
@@ -230,12 +229,12 @@ print(len(data), hashlib.sha256(data).hexdigest(), flush=True)`,
     try {
       await new Promise<void>((resolve) => server.stdout!.once('data', () => resolve()));
       const tuple = { srcPort: 40001, dstPort: 5002 };
-      dev.send(tcpSegment(ip(US), ip(KERNEL), { ...tuple, seq: 5000, ack: 0, flags: TCP_SYN, window: 65535 }));
+      dev.send(tcpSegment(US, KERNEL, { ...tuple, seq: 5000, ack: 0, flags: TCP_SYN, window: 65535 }));
       const synAck = tcpFields((await rx.next((p) => tcpFields(p.packet)?.flags === (TCP_SYN | TCP_ACK))).packet)!;
       const payload = Uint8Array.from({ length: 30000 }, (_, i) => (i * 7) & 0xff);
       const ack = (synAck.seq + 1) >>> 0;
-      dev.send(tcpSegment(ip(US), ip(KERNEL), { ...tuple, seq: 5001, ack, flags: TCP_ACK, window: 65535 }));
-      const superPacket = tcpSegment(ip(US), ip(KERNEL), { ...tuple, seq: 5001, ack, flags: TCP_ACK | TCP_PSH, window: 65535 }, payload, true);
+      dev.send(tcpSegment(US, KERNEL, { ...tuple, seq: 5001, ack, flags: TCP_ACK, window: 65535 }));
+      const superPacket = tcpSegment(US, KERNEL, { ...tuple, seq: 5001, ack, flags: TCP_ACK | TCP_PSH, window: 65535 }, payload, true);
       expect(superPacket.length).toBeGreaterThan(dev.mtu);
       expect(dev.send(superPacket, { checksumStart: 20, checksumOffset: 16, gsoSize: 1400, gsoType: 'tcpv4' })).toBe(true);
       const [count, digest] = (await server.output).trim().split('\n').pop()!.split(' ');
@@ -254,7 +253,7 @@ describe('CaptureLink', () => {
     const rx = new PacketCollector(capture);
     const file = join(tmp, 'onoff.pcap');
     const ping = async (seq: number): Promise<void> => {
-      capture.send(echoRequest(ip(US), ip(KERNEL), 7, seq));
+      capture.send(echoRequest(US, KERNEL, 7, seq));
       await rx.next((p) => echoFields(p.packet)?.sequence === seq);
     };
     await ping(1); // not recorded
@@ -284,7 +283,7 @@ describe('ImpairedLink', () => {
     const sentAt = new Map<number, number>();
     for (let seq = 0; seq < 200; seq++) {
       sentAt.set(seq, performance.now());
-      link.send(echoRequest(ip(US), ip(KERNEL), 9, seq));
+      link.send(echoRequest(US, KERNEL, 9, seq));
     }
     const expected = link.tx.stats.scheduled;
     expect(link.tx.stats.lost).toBe(200 - expected);
@@ -307,17 +306,17 @@ describe('ImpairedLink', () => {
     const { dev } = labTun();
     const link = new ImpairedLink(dev, { random: seededRandom(3) });
     const rx = new PacketCollector(link);
-    link.send(echoRequest(ip(US), ip(KERNEL), 11, 0));
+    link.send(echoRequest(US, KERNEL, 11, 0));
     await rx.next((p) => echoFields(p.packet)?.sequence === 0);
 
     link.setParams({ tx: { lossRate: 1 } });
-    for (let seq = 1; seq <= 10; seq++) link.send(echoRequest(ip(US), ip(KERNEL), 11, seq));
+    for (let seq = 1; seq <= 10; seq++) link.send(echoRequest(US, KERNEL, 11, seq));
     expect(link.tx.stats.lost).toBe(10);
 
     // 40 packets of 1028 bytes at 4 Mbit/s: 2.056 ms each, so the last reply needs >= 80 ms.
     link.setParams({ tx: { lossRate: 0, rateBitsPerSecond: 4_000_000 } });
     const start = performance.now();
-    for (let seq = 100; seq < 140; seq++) link.send(echoRequest(ip(US), ip(KERNEL), 11, seq, 1000));
+    for (let seq = 100; seq < 140; seq++) link.send(echoRequest(US, KERNEL, 11, seq, 1000));
     const last = await rx.next((p) => echoFields(p.packet)?.sequence === 139);
     expect(last.at - start).toBeGreaterThanOrEqual((39 * 1028 * 8) / 4000);
     const sequence = (p: LinkPacket): number => echoFields(p.packet)?.sequence ?? -1;

@@ -227,6 +227,13 @@ export class TunDevice implements Link {
     this.mtuValue = mtu;
   }
 
+  /** Reads the interface MTU from the kernel (after someone else changed it); returns it. */
+  readMtu(): number {
+    const info = JSON.parse(runIp(['-j', 'link', 'show', 'dev', this.name], this.netnsName)) as { mtu: number }[];
+    this.mtuValue = info[0]!.mtu;
+    return this.mtuValue;
+  }
+
   /** Brings the interface up (or down). */
   setUp(up = true): void {
     runIp(['link', 'set', 'dev', this.name, up ? 'up' : 'down'], this.netnsName);
@@ -418,10 +425,12 @@ export function openTun(opts: TunOptions = {}): TunDevice {
     throw err;
   }
 
-  const device = new TunDevice(realName, fds, vnetHeader, offloads, 1500, undefined, opts.readBatch ?? DEFAULT_READ_BATCH);
+  const device = new TunDevice(realName, fds, vnetHeader, offloads, 0, undefined, opts.readBatch ?? DEFAULT_READ_BATCH);
   try {
     if (opts.netns !== undefined) device.moveToNetns(opts.netns);
+    // Ask the kernel rather than assume 1500: a queue may attach to a device set up elsewhere.
     if (opts.mtu !== undefined) device.setMtu(opts.mtu);
+    else device.readMtu();
     if (opts.up ?? true) device.setUp();
   } catch (err) {
     void device.close();
@@ -481,11 +490,11 @@ function negotiateOffloads(fds: readonly number[], want: TunOffloads): TunOffloa
   }
 }
 
-/** Runs `ip [-n netns] args`; throws an Error with code 'EIPCOMMAND' carrying ip's complaint. */
-function runIp(args: string[], netns: string | undefined): void {
+/** Runs `ip [-n netns] args` and returns its output; throws an Error with code 'EIPCOMMAND' carrying ip's complaint. */
+function runIp(args: string[], netns: string | undefined): string {
   const argv = netns === undefined ? args : ['-n', netns, ...args];
   try {
-    execFileSync('ip', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    return execFileSync('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   } catch (err) {
     const stderr = String((err as { stderr?: Buffer }).stderr ?? '').trim();
     throw Object.assign(new Error(`ip ${argv.join(' ')} failed: ${stderr || (err as Error).message}; check that iproute2 is installed and the name/namespace exist`), {

@@ -95,6 +95,11 @@ describe('openTun', () => {
     dev.setMtu(1400);
     expect(dev.mtu).toBe(1400);
     expect(mtu()).toBe(1400);
+    // Changed behind the device's back, then read back from the kernel.
+    sh(`ip -n ${ns} link set dev ${dev.name} mtu 1280`);
+    expect(dev.readMtu()).toBe(1280);
+    expect(dev.mtu).toBe(1280);
+    expect(labTun().dev.mtu).toBe(1500); // the kernel's default, read back
   });
 
   it('opens several queues of one multi-queue device and reads from them', async () => {

@@ -10,7 +10,6 @@
 import koffi from 'koffi';
 
 // <fcntl.h>, <poll.h>, <sys/eventfd.h> on Linux (x86-64 and arm64 agree on these values).
-export const O_RDONLY = 0;
 export const O_RDWR = 2;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
@@ -23,7 +22,6 @@ export const POLLNVAL = 0x020;
 /** struct pollfd { int fd; short events; short revents; } */
 export const POLLFD_SIZE = 8;
 export const EFD_CLOEXEC = 0o2000000;
-export const EFD_NONBLOCK = 0o4000;
 
 const lib = koffi.load('libc.so.6');
 const cOpen = lib.func('int open(const char *path, int flags)');

@@ -36,15 +36,6 @@ export interface VnetHeader {
   csumOffset: number;
 }
 
-export const EMPTY_VNET_HEADER: Readonly<VnetHeader> = {
-  flags: 0,
-  gsoType: VNET_HDR_GSO_NONE,
-  hdrLen: 0,
-  gsoSize: 0,
-  csumStart: 0,
-  csumOffset: 0,
-};
-
 /** Zero-copy view over a virtio_net_hdr; the length is checked once in wrap(). */
 export class VnetHeaderView {
   private constructor(private readonly bytes: Uint8Array) {}

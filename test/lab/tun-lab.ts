@@ -3,6 +3,7 @@
 // TCP segments), built with the host tests' packet helpers and parsed with the wire codecs.
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { IPPROTO_ICMP, parseIcmpv4 } from '../../stack/wire/icmpv4.js';
 import { parseIpv4 } from '../../stack/wire/ipv4.js';
 import type { TcpOption } from '../../stack/wire/tcp-options.js';
@@ -148,6 +149,19 @@ export function tcpFields(packet: Uint8Array): (TcpRepr & { payloadLength: numbe
 }
 
 /** The number of descriptors this process has open. */
-export function openFdCount(): number {
-  return Number(sh(`ls /proc/${process.pid}/fd | wc -l`).trim());
+/**
+ * Descriptors of this process open on a TUN clone device (or on `targets`). Counting only
+ * those keeps the check exact while other work in the test worker opens and closes files.
+ */
+export function openFdCount(targets: readonly string[] = ['/dev/net/tun']): number {
+  const dir = `/proc/${process.pid}/fd`;
+  let n = 0;
+  for (const fd of readdirSync(dir)) {
+    try {
+      if (targets.includes(readlinkSync(`${dir}/${fd}`))) n++;
+    } catch {
+      // closed between readdir and readlink
+    }
+  }
+  return n;
 }

@@ -97,6 +97,36 @@ export interface TcpConfig {
   windowScaling: boolean;
   /** How long a SYN cookie stays valid (Linux: 2 counter periods of 64 s). */
   synCookieMaxAgeMs: number;
+  /** Answer SYNs with SYN cookies when a listener's SYN queue is full (Linux tcp_syncookies = 1), so a flood cannot lock clients out. */
+  synCookies: boolean;
+  /** Default listen backlog: SYN queue and accept queue bound (Node net.Server's default 511). */
+  listenBacklog: number;
+  /** TIME_WAIT lasts this long, 2 MSL (RFC 9293 3.4.2; Linux TCP_TIMEWAIT_LEN = 60 s). */
+  timeWaitMs: number;
+  /** SYN retransmissions before connect() fails with ETIMEDOUT (Linux tcp_syn_retries = 6, about 127 s). */
+  synRetries: number;
+  /** SYN-ACK retransmissions before a half-open connection is dropped (Linux tcp_synack_retries = 5). */
+  synAckRetries: number;
+  /** Retransmission timeouts (or unanswered zero-window probes) before ETIMEDOUT (Linux tcp_retries2 = 15; RFC 1122 4.2.3.5 R2 >= 100 s). */
+  retries2: number;
+  /** Idle time before the first keepalive probe (Linux tcp_keepalive_time = 2 h; RFC 1122 4.2.3.6 requires >= 2 h by default). */
+  keepAliveIdleMs: number;
+  /** Interval between unanswered keepalive probes (Linux tcp_keepalive_intvl = 75 s). */
+  keepAliveIntervalMs: number;
+  /** Unanswered keepalive probes before ETIMEDOUT (Linux tcp_keepalive_probes = 9). */
+  keepAliveProbes: number;
+  /** How long a close()d connection waits in FIN_WAIT_2 for the peer's FIN (Linux tcp_fin_timeout = 60 s). */
+  finWait2TimeoutMs: number;
+  /** Lowest ephemeral port for connect() (Linux ip_local_port_range = 32768 60999). */
+  ephemeralPortMin: number;
+  /** Highest ephemeral port. */
+  ephemeralPortMax: number;
+  /** Challenge ACKs (RFC 5961 7) per second for the whole host (Linux tcp_challenge_ack_limit = 1000). */
+  challengeAckPerSecond: number;
+  /** Least time between duplicate ACKs answering out-of-window segments on one connection (Linux tcp_invalid_ratelimit = 500 ms): no ACK storms, no reflection. */
+  outOfWindowAckIntervalMs: number;
+  /** Build send segments of up to 64 KiB and let the device or the host cut them (GSO): per-packet work is paid once per 64 KiB. */
+  gso: boolean;
 }
 
 export type MptcpSchedulerName = 'default' | 'lowest-rtt' | 'round-robin' | 'redundant' | 'backup';
@@ -259,6 +289,21 @@ export const DEFAULT_CONFIG: StackConfig = {
     sack: true,
     windowScaling: true,
     synCookieMaxAgeMs: 128_000,
+    synCookies: true,
+    listenBacklog: 511,
+    timeWaitMs: 60_000,
+    synRetries: 6,
+    synAckRetries: 5,
+    retries2: 15,
+    keepAliveIdleMs: 7_200_000,
+    keepAliveIntervalMs: 75_000,
+    keepAliveProbes: 9,
+    finWait2TimeoutMs: 60_000,
+    ephemeralPortMin: 32768,
+    ephemeralPortMax: 60999,
+    challengeAckPerSecond: 1000,
+    outOfWindowAckIntervalMs: 500,
+    gso: true,
   },
   mptcp: {
     enabled: true,

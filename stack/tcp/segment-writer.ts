@@ -1,0 +1,77 @@
+// Puts a connection's segments on the wire through Host.send, building each packet in one
+// buffer: the TCP header and options from a reused repr (no allocation per segment besides
+// the packet), the payload copied once, straight from the send buffer into the packet
+// (DESIGN.md "Data path"), and the checksum left partial for the device or the host's
+// software fallback to finish (virtio NEEDS_CSUM, stack/ip/offload.ts). A payload longer
+// than one wire segment goes as a GSO super-segment cut at `gsoSize`.
+
+import type { Host, SendRequest, SendResult } from '../ip/host.js';
+import type { IpAddress } from '../wire/address.js';
+import { emitTcp, TCP_PROTOCOL, tcpHeaderLength, type TcpChecksumMode, type TcpRepr } from '../wire/tcp.js';
+import type { SendBuffer } from './send-buffer.js';
+
+/** RFC 9293 3.1: the checksum field is at offset 16 of the TCP header. */
+const TCP_CHECKSUM_OFFSET = 16;
+
+export class SegmentWriter {
+  /** Fill in before send(); options is rebuilt per segment by the caller. */
+  readonly repr: TcpRepr;
+  private readonly request: SendRequest;
+  private readonly plain = { checksumOffset: TCP_CHECKSUM_OFFSET };
+  private readonly gso = { checksumOffset: TCP_CHECKSUM_OFFSET, gsoSize: 0 };
+  private readonly checksum: TcpChecksumMode;
+  private source: SendBuffer | undefined = undefined;
+  private sourceOffset = 0;
+  private payloadLength = 0;
+  private headerLength = 0;
+  private readonly writeL4 = (out: Uint8Array, offset: number): void => {
+    if (this.payloadLength > 0) this.source!.copyRange(this.sourceOffset, this.payloadLength, out, offset + this.headerLength);
+    emitTcp(this.repr, undefined, this.payloadLength, out, offset, this.checksum);
+  };
+
+  constructor(
+    private readonly host: Host,
+    localAddress: IpAddress,
+    localPort: number,
+    remoteAddress: IpAddress,
+    remotePort: number,
+  ) {
+    this.repr = { srcPort: localPort, dstPort: remotePort, seq: 0, ack: 0, flags: 0, window: 0, urgentPointer: 0, checksum: 0, options: [] };
+    this.checksum = { mode: 'partial', src: localAddress, dst: remoteAddress };
+    this.request = {
+      src: localAddress,
+      dst: remoteAddress,
+      protocol: TCP_PROTOCOL,
+      l4Length: 0,
+      writeL4: this.writeL4,
+      offload: this.plain,
+    };
+  }
+
+  /** Header bytes of the segment as the repr stands now. */
+  get currentHeaderLength(): number {
+    return tcpHeaderLength(this.repr);
+  }
+
+  /**
+   * Sends the repr with `length` payload bytes taken from `source` at `offset`; with
+   * `gsoSize` the host (or the device) cuts the payload into segments of that size.
+   */
+  send(now: number, source: SendBuffer | undefined, offset: number, length: number, gsoSize: number | undefined): SendResult {
+    this.source = source;
+    this.sourceOffset = offset;
+    this.payloadLength = length;
+    this.headerLength = tcpHeaderLength(this.repr);
+    const req = this.request;
+    req.l4Length = this.headerLength + length;
+    if (gsoSize !== undefined && length > gsoSize) {
+      this.gso.gsoSize = gsoSize;
+      req.offload = this.gso;
+    } else {
+      req.offload = this.plain;
+    }
+    const result = this.host.send(req, now);
+    this.source = undefined;
+    return result;
+  }
+}

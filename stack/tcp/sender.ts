@@ -1,0 +1,660 @@
+// The send half of a connection (gVisor snd.go): the send sequence variables (RFC 9293
+// 3.3.1), the send buffer, the segments in flight, and the decisions built on them:
+// - what to transmit next: lost segments first (RFC 6675 5 / RFC 8985 6), then new data
+//   under the send window, the congestion window (RFC 5681) and sender SWS avoidance with
+//   Nagle (window.ts bytesToSend), then a FIN; segments leave as GSO super-segments of
+//   whole MSS multiples;
+// - ACK processing: window update (SND.WL1/WL2), SACK (sack-scoreboard.ts), RACK loss
+//   detection (rack.ts), RTT samples with Karn (RFC 6298 3) or from timestamps (RFC 7323 4),
+//   congestion-controller events, loss-recovery episodes (RFC 6675 5, RFC 6582);
+// - the retransmission timer family, one deadline each: RTO (RFC 6298), tail loss probe
+//   (RFC 8985 7), RACK reordering timer (RFC 8985 6.2), persist (RFC 9293 3.8.6.1).
+//
+// Loss bookkeeping follows Linux: a segment is "lost" once a detector says so (RACK with
+// SACK, RFC 6675 IsLost when RACK is off, DupThresh / NewReno partial ACKs without SACK,
+// everything on RTO) and stays lost until retransmitted. pipe = outstanding - SACKed -
+// lost (Linux tcp_packets_in_flight).
+
+import type { TcpConfig } from '../config.js';
+import type { CongestionController } from './congestion/controller.js';
+import { Rack, TailLossProbe } from './rack.js';
+import { RttEstimator } from './rto.js';
+import { SackScoreboard } from './sack-scoreboard.js';
+import { SendBuffer } from './send-buffer.js';
+import { SentSegments, type SentSegment } from './sent-segments.js';
+import { seqAdd, seqGeq, seqGt, seqLeq, seqLt, seqMax, seqMin, seqSub, type SeqRange } from './seq.js';
+import { bytesToSend } from './window.js';
+import type { SegmentMapping } from './extension.js';
+
+/** A segment the sender wants on the wire; reused, valid until the next call. */
+export interface Transmission {
+  seq: number;
+  /** Payload bytes (a FIN, if any, follows them). */
+  length: number;
+  fin: boolean;
+  retransmission: boolean;
+  /** The record being retransmitted. */
+  segment: SentSegment | undefined;
+  /** A tail loss probe (RFC 8985 7.3): sent whatever cwnd says. */
+  probe: boolean;
+}
+
+/** What one ACK did, for the connection. */
+export interface AckOutcome {
+  /** SND.UNA advanced. */
+  advanced: boolean;
+  /** Application bytes newly acknowledged (room opened in the send buffer). */
+  dataAcked: number;
+  /** Our FIN is acknowledged now. */
+  finAcked: boolean;
+}
+
+export type LossState = 'open' | 'recovery' | 'loss';
+
+type SenderConfig = Pick<
+  TcpConfig,
+  'minRtoMs' | 'maxRtoMs' | 'initialRtoMs' | 'clockGranularityMs' | 'minRttWindowMs' | 'dupThresh' | 'rackTlp' | 'maxAckDelayMs' | 'sackMaxRanges'
+>;
+
+/** A write's tag (writeMapped): the bytes [seq, seq + length) carry `tag`. */
+interface Mark extends SegmentMapping {}
+
+// RFC 9293 3.1 / RFC 791: a super-segment must stay within a 65535-byte IP packet; this
+// leaves room for the largest IP (40) and TCP (60) headers.
+const MAX_SUPER_PAYLOAD = 65535 - 40 - 60;
+
+export class TcpSender {
+  /** SND.UNA. */
+  una: number;
+  /** SND.NXT: one past the highest sequence number sent (never rewound, as in Linux). */
+  nxt: number;
+  /** SND.WND in bytes (scaled). */
+  wnd = 0;
+  wl1 = 0;
+  wl2 = 0;
+  /** The largest window the peer offered (Max(SND.WND), RFC 1122 4.2.3.4; RFC 5961 5.2 MAX.SND.WND). */
+  maxWnd = 0;
+  /** The peer's window shift (RFC 7323 2.3), 0 without scaling. */
+  scale = 0;
+  /** Effective send MSS: payload bytes of a full segment with our usual options. */
+  mss: number;
+  readonly buffer: SendBuffer;
+  /** Sequence number of the send buffer's first byte. */
+  bufferSeq: number;
+  /** The application called end(): a FIN follows the data. */
+  finQueued = false;
+  /** The sequence number our FIN has (set with finQueued). */
+  finSeq = 0;
+  finSent = false;
+  nagle = true;
+  readonly sent = new SentSegments();
+  scoreboard: SackScoreboard | undefined = undefined;
+  readonly rack: Rack;
+  readonly tlp = new TailLossProbe();
+  readonly rtt: RttEstimator;
+  lossState: LossState = 'open';
+  /** SND.NXT when the current recovery or loss episode began. */
+  recoverySeq = 0;
+  /** Bytes in segments marked lost and not retransmitted since. */
+  lostBytes = 0;
+  /** Duplicate ACKs in a row (connections without SACK). */
+  dupAcks = 0;
+  rtoDeadline: number | undefined = undefined;
+  ptoDeadline: number | undefined = undefined;
+  rackDeadline: number | undefined = undefined;
+  persistDeadline: number | undefined = undefined;
+  /** Consecutive RTO expirations without progress (RFC 1122 4.2.3.5 R2). */
+  rtoCount = 0;
+  /** Zero-window probes without any ACK in answer (RFC 9293 3.8.6.1; Linux icsk_probes_out). */
+  persistProbes = 0;
+  /** Zero-window probes since the window closed: the persist interval backs off with it. */
+  private persistBackoff = 0;
+  /** Counters for stats(). */
+  retransmittedBytes = 0;
+  timeouts = 0;
+  fastRecoveries = 0;
+  tailLossProbes = 0;
+  private lastSendTime: number | undefined = undefined;
+  /** End of the last segment shorter than the MSS (Minshall's Nagle variant, Linux snd_sml). */
+  private lastSmallEnd: number;
+  private readonly marks: Mark[] = [];
+  private marksHead = 0;
+  private readonly tx: Transmission = { seq: 0, length: 0, fin: false, retransmission: false, segment: undefined, probe: false };
+  // Scratch state of the ACK being processed (no closure per ACK).
+  private ackTime = 0;
+  private ackEchoTime: number | undefined = undefined;
+  private newestDeliveredTs = -Infinity;
+  private newLosses = false;
+  private readonly onDelivered = (seg: SentSegment): void => {
+    if (seg.lost) this.lostBytes -= seqSub(seg.endSeq, seg.startSeq);
+    this.rack.onDelivered(seg, this.ackTime, this.rtt.minRtt.value, this.ackEchoTime);
+    if (!seg.retransmitted && seg.xmitTs > this.newestDeliveredTs) this.newestDeliveredTs = seg.xmitTs;
+  };
+  private readonly onLost = (seg: SentSegment): void => {
+    this.lostBytes += seqSub(seg.endSeq, seg.startSeq);
+    this.newLosses = true;
+  };
+
+  constructor(
+    private readonly config: SenderConfig,
+    iss: number,
+    mss: number,
+    sendBufferBytes: number,
+    public cc: CongestionController,
+  ) {
+    this.una = iss;
+    this.nxt = seqAdd(iss, 1);
+    this.bufferSeq = seqAdd(iss, 1);
+    this.lastSmallEnd = iss;
+    this.mss = mss;
+    this.buffer = new SendBuffer(sendBufferBytes);
+    this.rack = new Rack(config.dupThresh);
+    this.rtt = new RttEstimator(config);
+  }
+
+  /** The handshake is over: SND.UNA = ISS + 1, options agreed. */
+  establish(una: number, sack: boolean): void {
+    this.una = una;
+    if (sack) this.scoreboard = new SackScoreboard(una, this.mss, { dupThresh: this.config.dupThresh, maxRanges: this.config.sackMaxRanges });
+  }
+
+  setMss(mss: number): void {
+    this.mss = mss;
+    if (this.scoreboard) this.scoreboard.mss = mss;
+  }
+
+  // ---- application side ------------------------------------------------------------------
+
+  /** Queues up to the buffer's room of `data`; returns the bytes taken. */
+  write(data: Uint8Array, tag?: number): number {
+    const n = Math.min(data.length, this.buffer.room);
+    if (n === 0) return 0;
+    const start = seqAdd(this.bufferSeq, this.buffer.length);
+    this.buffer.append(n === data.length ? data : data.subarray(0, n));
+    if (tag !== undefined) this.marks.push({ tag, seq: start, length: n });
+    return n;
+  }
+
+  /** end(): the FIN takes the sequence number after the last byte written. */
+  queueFin(): void {
+    if (this.finQueued) return;
+    this.finQueued = true;
+    this.finSeq = seqAdd(this.bufferSeq, this.buffer.length);
+  }
+
+  /** The mapping (writeMapped tag) of the byte at `seq`, if any. */
+  mappingAt(seq: number): SegmentMapping | undefined {
+    for (let i = this.marksHead; i < this.marks.length; i++) {
+      const m = this.marks[i]!;
+      if (seqLt(seq, m.seq)) return undefined;
+      if (seqLt(seq, seqAdd(m.seq, m.length))) return m;
+    }
+    return undefined;
+  }
+
+  // ---- state -----------------------------------------------------------------------------
+
+  /** Bytes written and not yet sent. */
+  get unsent(): number {
+    const sentData = seqSub(this.finSent ? this.finSeq : this.nxt, this.bufferSeq);
+    return this.buffer.length - Math.max(sentData, 0);
+  }
+
+  /** Sequence space outstanding (SND.NXT - SND.UNA). */
+  get outstanding(): number {
+    return seqSub(this.nxt, this.una);
+  }
+
+  /** RFC 6675 pipe / Linux packets_in_flight, in bytes. */
+  pipe(): number {
+    return this.outstanding - (this.scoreboard?.sackedBytes ?? 0) - this.lostBytes;
+  }
+
+  /** Our FIN was sent and acknowledged. */
+  get finAcked(): boolean {
+    return this.finSent && seqGt(this.una, this.finSeq);
+  }
+
+  /** Earliest of the transmit-side timers. */
+  get deadline(): number | undefined {
+    return minDefined(minDefined(this.rtoDeadline, this.ptoDeadline), minDefined(this.rackDeadline, this.persistDeadline));
+  }
+
+  // ---- transmission ----------------------------------------------------------------------
+
+  /**
+   * The next segment to send now, or undefined. After sending it, call onTransmitted.
+   * `maxPayload`: the most payload one (super-)segment may carry (GSO off: one MSS).
+   */
+  next(now: number, maxPayload: number): Transmission | undefined {
+    const mss = this.mss;
+    const cwnd = this.cc.cwnd;
+    const pipe = this.pipe();
+    const tx = this.tx;
+    tx.probe = false;
+    if (this.lostBytes > 0) {
+      if (pipe >= cwnd) return undefined;
+      const seg = this.sent.firstLost();
+      if (seg !== undefined) {
+        const room = Math.max(cwnd - pipe, mss);
+        const limit = Math.min(maxPayload, Math.ceil(room / mss) * mss);
+        if (seqSub(seg.endSeq, seg.startSeq) > limit) this.sent.splitAt(seqAdd(seg.startSeq, limit));
+        return this.retransmission(seg);
+      }
+      this.lostBytes = 0; // no lost segment left: the counter drifted, resynchronize
+    }
+    const unsent = this.unsent;
+    const sndRoom = Math.max(seqSub(seqAdd(this.una, this.wnd), this.nxt), 0);
+    const usable = Math.min(sndRoom, Math.max(cwnd - pipe, 0));
+    if (unsent > 0) {
+      let n = bytesToSend({
+        queued: unsent,
+        usable,
+        mss,
+        maxSndWnd: this.maxWnd,
+        unacked: seqGt(this.lastSmallEnd, this.una),
+        nagle: this.nagle,
+      });
+      if (n > 0) {
+        if (n >= mss) {
+          n = Math.min(unsent, usable, maxPayload, MAX_SUPER_PAYLOAD);
+          // Whole segments only, unless this empties the buffer (RFC 1122 4.2.3.4).
+          if (n < unsent && n > mss) n -= n % mss;
+        }
+        n = this.clipToMapping(this.nxt, n);
+        if (this.lastSendTime !== undefined && this.outstanding === 0 && now - this.lastSendTime > this.rtt.rto) {
+          this.cc.onSendAfterIdle({ now, mss, idleMs: now - this.lastSendTime, rtoMs: this.rtt.rto });
+        }
+        tx.seq = this.nxt;
+        tx.length = n;
+        tx.fin = this.finQueued && n === unsent;
+        tx.retransmission = false;
+        tx.segment = undefined;
+        return tx;
+      }
+    }
+    // Linux tcp_cwnd_test: the final FIN is not held back by the congestion window.
+    if (this.finQueued && !this.finSent && unsent === 0) {
+      tx.seq = this.nxt;
+      tx.length = 0;
+      tx.fin = true;
+      tx.retransmission = false;
+      tx.segment = undefined;
+      return tx;
+    }
+    return undefined;
+  }
+
+  /** `tx` (from next() or a timer) left at `now`. */
+  onTransmitted(tx: Transmission, now: number): void {
+    const end = seqAdd(tx.seq, tx.length + (tx.fin ? 1 : 0));
+    if (tx.retransmission && tx.segment !== undefined) {
+      if (tx.segment.lost) this.lostBytes -= seqSub(tx.segment.endSeq, tx.segment.startSeq);
+      this.sent.onRetransmitted(tx.segment, now);
+      this.retransmittedBytes += tx.length;
+    } else {
+      this.sent.onSent(tx.seq, end, now);
+      this.scoreboard?.onSent(end);
+      this.nxt = end;
+      if (tx.fin) this.finSent = true;
+      if (tx.length > 0 && tx.length < this.mss) this.lastSmallEnd = end;
+    }
+    this.lastSendTime = now;
+    this.persistDeadline = undefined;
+    // RFC 6298 5.1: start the timer if it is not running.
+    this.rtoDeadline ??= now + this.rtt.rto;
+    if (!tx.retransmission && !tx.probe) this.armPto(now);
+  }
+
+  private retransmission(seg: SentSegment): Transmission {
+    const tx = this.tx;
+    const fin = this.finSent && seg.endSeq === seqAdd(this.finSeq, 1);
+    tx.seq = seg.startSeq;
+    tx.length = seqSub(seg.endSeq, seg.startSeq) - (fin ? 1 : 0);
+    tx.fin = fin;
+    tx.retransmission = true;
+    tx.segment = seg;
+    return tx;
+  }
+
+  /** A segment must not carry bytes of two writeMapped() tags, nor tagged and untagged bytes. */
+  private clipToMapping(seq: number, n: number): number {
+    if (this.marksHead === this.marks.length) return n;
+    const end = seqAdd(seq, n);
+    for (let i = this.marksHead; i < this.marks.length; i++) {
+      const m = this.marks[i]!;
+      const mEnd = seqAdd(m.seq, m.length);
+      if (seqLeq(mEnd, seq)) continue;
+      if (seqGt(m.seq, seq)) return seqLt(m.seq, end) ? seqSub(m.seq, seq) : n;
+      return seqLt(mEnd, end) ? seqSub(mEnd, seq) : n;
+    }
+    return n;
+  }
+
+  // ---- ACK processing --------------------------------------------------------------------
+
+  /**
+   * An acceptable ACK (SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT, RFC 5961 5.2) with its
+   * window field and SACK blocks; `echoRtt` is the timestamp-echo RTT when the segment
+   * carried one, `echoSendTime` the send time of the echoed segment.
+   */
+  onAck(
+    now: number,
+    seq: number,
+    ack: number,
+    windowField: number,
+    sackBlocks: readonly SeqRange[],
+    echoRtt: number | undefined,
+    echoSendTime: number | undefined,
+    isPureAck: boolean,
+    out: AckOutcome,
+  ): void {
+    out.advanced = false;
+    out.dataAcked = 0;
+    out.finAcked = false;
+    // Linux tcp_ack: any acceptable ACK shows the peer is alive; probing goes on unanswered only.
+    this.persistProbes = 0;
+    const wasFinAcked = this.finAcked;
+    const window = windowField * 2 ** this.scale;
+    const windowChanged = window !== this.wnd;
+    // RFC 9293 3.10.7.4 fifth check: take the window from the newest segment only.
+    if (seqLt(this.wl1, seq) || (this.wl1 === seq && seqLeq(this.wl2, ack))) {
+      this.wnd = window;
+      this.wl1 = seq;
+      this.wl2 = ack;
+      if (window > this.maxWnd) this.maxWnd = window;
+    }
+    const inFlightBefore = this.pipe();
+    this.ackTime = now;
+    this.ackEchoTime = echoSendTime;
+    this.newestDeliveredTs = -Infinity;
+    this.newLosses = false;
+    const advanced = seqGt(ack, this.una);
+    const sb = this.scoreboard;
+    const update = sb?.update(ack, sackBlocks);
+    let delivered = 0;
+    if (advanced) {
+      delivered = update ? update.deliveredBytes : seqSub(ack, this.una);
+      const straddle = this.lostBytes > 0 ? this.sent.find(ack) : undefined;
+      if (straddle?.lost && seqLt(straddle.startSeq, ack)) this.lostBytes -= seqSub(ack, straddle.startSeq);
+      this.sent.ackTo(ack, this.onDelivered);
+      const dataEnd = this.finSent ? this.finSeq : this.nxt;
+      const dataAcked = Math.min(seqSub(seqMin(ack, dataEnd), this.bufferSeq), this.buffer.length);
+      if (dataAcked > 0) {
+        this.buffer.release(dataAcked);
+        this.bufferSeq = seqAdd(this.bufferSeq, dataAcked);
+        this.pruneMarks();
+      }
+      this.una = ack;
+      out.advanced = true;
+      out.dataAcked = Math.max(dataAcked, 0);
+      this.rtoCount = 0;
+    } else if (update) {
+      delivered = update.deliveredBytes;
+    }
+    if (update) {
+      for (const r of update.newlySacked) {
+        if (this.lostBytes > 0) this.lostBytes -= this.lostWithin(r);
+        this.sent.markSacked(r, this.onDelivered);
+      }
+    }
+    // RTT: the newest segment delivered that was sent once (Karn, RFC 6298 3), else the
+    // timestamp echo of an ACK that advanced SND.UNA (RFC 7323 4.1).
+    let rttSample: number | undefined;
+    if (this.newestDeliveredTs > -Infinity) rttSample = now - this.newestDeliveredTs;
+    else if (advanced && echoRtt !== undefined) rttSample = echoRtt;
+    if (rttSample !== undefined) this.rtt.sample(now, rttSample);
+
+    this.detectLosses(now, advanced, isPureAck && !windowChanged, update?.dsack !== undefined, sb !== undefined);
+
+    // TLP episode (RFC 8985 7.4).
+    if (this.tlp.endSeq !== undefined) {
+      const repaired = this.tlp.onAck({ ackNumber: ack, dsack: update?.dsack, hasSack: sackBlocks.length > 0, isDupAck: !advanced && isPureAck });
+      if (repaired) this.enterRecovery(now, 'tlp');
+    }
+    if (this.lossState !== 'open' && seqGeq(this.una, this.recoverySeq) && this.lostBytes === 0) {
+      if (this.lossState === 'recovery') this.cc.onRecoveryExit(now);
+      this.lossState = 'open';
+    }
+    if (delivered > 0) {
+      this.cc.onAck({
+        now,
+        ackedBytes: delivered,
+        mss: this.mss,
+        inFlight: inFlightBefore,
+        srttMs: this.rtt.srtt,
+        rttSampleMs: rttSample,
+        ackNumber: ack,
+        sndNxt: this.nxt,
+        appLimited: this.unsent === 0 && inFlightBefore < this.cc.cwnd,
+      });
+    }
+    // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
+    if (advanced) {
+      if (this.outstanding === 0) {
+        this.rtoDeadline = undefined;
+        this.ptoDeadline = undefined;
+      } else {
+        this.rtoDeadline = now + this.rtt.rto;
+        this.armPto(now);
+      }
+    }
+    out.finAcked = !wasFinAcked && this.finAcked;
+  }
+
+  /** Marks what the loss detectors now deem lost and starts a recovery episode for it. */
+  private detectLosses(now: number, advanced: boolean, dupAckCandidate: boolean, dsack: boolean, sack: boolean): void {
+    if (this.sent.size === 0) {
+      this.rackDeadline = undefined;
+      return;
+    }
+    if (sack && this.config.rackTlp) {
+      const exiting = this.lossState === 'recovery' && seqGeq(this.una, this.recoverySeq);
+      this.rack.updateReoWnd({ sndUna: this.una, sndNxt: this.nxt, dsack, exitingRecovery: exiting });
+      const timeout = this.rack.detectLoss(this.sent, now, this.reoWnd(), this.onLost);
+      this.rackDeadline = timeout > 0 ? now + timeout : undefined;
+    } else if (sack) {
+      // RFC 6675 IsLost: unSACKed segments below enough SACKed data.
+      const sb = this.scoreboard!;
+      for (const seg of this.sent.inSeqOrder()) {
+        if (!sb.isLost(seg.startSeq)) break;
+        if (seg.sacked || seg.lost || (seg.retransmitted && this.lossState !== 'open')) continue;
+        seg.lost = true;
+        this.onLost(seg);
+      }
+    } else {
+      this.newRenoLoss(advanced, dupAckCandidate);
+    }
+    if (this.newLosses && this.lossState === 'open') this.enterRecovery(now, sack && this.config.rackTlp ? 'rack' : 'fast-retransmit');
+  }
+
+  /** RFC 5681 3.2 / RFC 6582 for a peer without SACK: DupThresh duplicate ACKs, then partial ACKs. */
+  private newRenoLoss(advanced: boolean, dupAckCandidate: boolean): void {
+    if (advanced) {
+      this.dupAcks = 0;
+      // RFC 6582 3.2 step 5: a partial ACK in recovery: the next hole is lost too.
+      if (this.lossState === 'recovery' && seqLt(this.una, this.recoverySeq)) this.markHeadLost();
+      return;
+    }
+    if (!dupAckCandidate || this.outstanding === 0) return;
+    if (++this.dupAcks === this.config.dupThresh && this.lossState === 'open') this.markHeadLost();
+  }
+
+  private markHeadLost(): void {
+    const first = this.sent.first;
+    if (first === undefined || first.lost) return;
+    if (seqSub(first.endSeq, first.startSeq) > this.mss) this.sent.splitAt(seqAdd(first.startSeq, this.mss));
+    const head = this.sent.first!;
+    head.lost = true;
+    this.onLost(head);
+  }
+
+  private enterRecovery(now: number, kind: 'fast-retransmit' | 'rack' | 'tlp'): void {
+    if (this.lossState !== 'open') return;
+    this.lossState = 'recovery';
+    this.recoverySeq = this.nxt;
+    this.fastRecoveries++;
+    this.cc.onCongestionEvent({ now, mss: this.mss, flightSize: this.outstanding, kind });
+  }
+
+  private reoWnd(): number {
+    return this.rack.reoWnd({
+      minRtt: this.rtt.minRtt.value === Infinity ? 0 : this.rtt.minRtt.value,
+      srtt: this.rtt.srtt ?? 0,
+      inRecovery: this.lossState !== 'open',
+      sackedSegments: Math.ceil((this.scoreboard?.sackedBytes ?? 0) / this.mss),
+    });
+  }
+
+  /** Bytes of lost (not SACKed) segments inside `r`, before they are marked SACKed. */
+  private lostWithin(r: SeqRange): number {
+    let n = 0;
+    for (let seg = this.sent.find(r.start); seg !== undefined && seqLt(seg.startSeq, r.end); seg = this.sent.find(seg.endSeq)) {
+      if (seg.lost && !seg.sacked) n += seqSub(seqMin(seg.endSeq, r.end), seqMax(seg.startSeq, r.start));
+    }
+    return n;
+  }
+
+  private pruneMarks(): void {
+    while (this.marksHead < this.marks.length && seqLeq(seqAdd(this.marks[this.marksHead]!.seq, this.marks[this.marksHead]!.length), this.bufferSeq)) {
+      this.marksHead++;
+    }
+    if (this.marksHead === this.marks.length) this.marks.length = this.marksHead = 0;
+    else if (this.marksHead > 64 && this.marksHead * 2 > this.marks.length) {
+      this.marks.splice(0, this.marksHead);
+      this.marksHead = 0;
+    }
+  }
+
+  // ---- timers ----------------------------------------------------------------------------
+
+  /** RFC 8985 7.2: a probe timeout replaces the RTO while no recovery runs and SACK is on. */
+  private armPto(now: number): void {
+    this.ptoDeadline = undefined;
+    if (!this.config.rackTlp || this.scoreboard === undefined || this.lossState !== 'open' || !this.tlp.canProbe) return;
+    if (this.rtoDeadline === undefined || this.outstanding === 0) return;
+    const pto = TailLossProbe.pto({
+      srttMs: this.rtt.srtt,
+      flightSegments: Math.ceil(this.outstanding / this.mss),
+      maxAckDelayMs: this.config.maxAckDelayMs,
+      rtoRemainingMs: this.rtoDeadline - now,
+    });
+    this.ptoDeadline = now + pto;
+  }
+
+  /** The RACK reordering timer fired (RFC 8985 6.2 step 5 again). */
+  onRackTimeout(now: number): void {
+    this.rackDeadline = undefined;
+    this.newLosses = false;
+    const timeout = this.rack.detectLoss(this.sent, now, this.reoWnd(), this.onLost);
+    this.rackDeadline = timeout > 0 ? now + timeout : undefined;
+    if (this.newLosses) this.enterRecovery(now, 'rack');
+  }
+
+  /**
+   * The probe timeout fired (RFC 8985 7.3): the probe to send (new data if the windows
+   * allow, else the last segment's last MSS), or undefined when no probe is due.
+   */
+  onPtoTimeout(now: number, maxPayload: number): Transmission | undefined {
+    this.ptoDeadline = undefined;
+    if (!this.tlp.canProbe || this.outstanding === 0) return undefined;
+    const newData = this.unsent > 0 && seqSub(seqAdd(this.una, this.wnd), this.nxt) > 0;
+    let tx: Transmission | undefined;
+    if (TailLossProbe.probeKind(newData) === 'new-data') {
+      const n = this.clipToMapping(this.nxt, Math.min(this.unsent, this.mss, maxPayload, seqSub(seqAdd(this.una, this.wnd), this.nxt)));
+      tx = this.tx;
+      tx.seq = this.nxt;
+      tx.length = n;
+      tx.fin = this.finQueued && n === this.unsent;
+      tx.retransmission = false;
+      tx.segment = undefined;
+    } else {
+      const last = this.sent.last;
+      if (last === undefined || last.sacked) return undefined;
+      if (seqSub(last.endSeq, last.startSeq) > this.mss) this.sent.splitAt(seqAdd(last.endSeq, -this.mss));
+      tx = this.retransmission(this.sent.last!);
+    }
+    tx.probe = true;
+    this.tlp.onProbeSent(tx.retransmission ? this.nxt : seqAdd(this.nxt, tx.length + (tx.fin ? 1 : 0)), tx.retransmission);
+    this.tailLossProbes++;
+    // RFC 8985 7.3: after the probe, the RTO takes over.
+    this.rtoDeadline = now + this.rtt.rto;
+    return tx;
+  }
+
+  /**
+   * The retransmission timer fired (RFC 6298 5.4-5.7, RFC 5681 3.1, RFC 6675 5.1, RFC 8985
+   * 6.3): back off, collapse cwnd, mark lost, and re-arm. Returns false when the
+   * retransmission limit is exceeded (the connection must abort with ETIMEDOUT).
+   */
+  onRtoTimeout(now: number, maxRetries: number): boolean {
+    this.rtoDeadline = undefined;
+    if (this.outstanding === 0) return true;
+    if (++this.rtoCount > maxRetries) return false;
+    this.timeouts++;
+    const first = this.sent.first;
+    this.cc.onRetransmissionTimeout({ now, mss: this.mss, flightSize: this.outstanding, repeated: this.lossState === 'loss' && first?.retransmitted === true });
+    this.rtt.backoff();
+    this.scoreboard?.onRetransmissionTimeout();
+    this.tlp.reset();
+    this.ptoDeadline = undefined;
+    this.rackDeadline = undefined;
+    if (this.scoreboard && this.config.rackTlp) {
+      this.rack.markLostOnRto(this.sent, now, this.reoWnd(), this.onLost);
+    } else {
+      for (const seg of this.sent.inSeqOrder()) {
+        if (seg.sacked || seg.lost) continue;
+        seg.lost = true;
+        this.onLost(seg);
+      }
+    }
+    this.lossState = 'loss';
+    this.recoverySeq = this.nxt;
+    this.dupAcks = 0;
+    // RFC 6298 5.5-5.6: the backed-off RTO for the retransmission about to leave.
+    this.rtoDeadline = now + this.rtt.rto;
+    return true;
+  }
+
+  /** Whether sending is stalled by the peer's window with nothing in flight (the persist condition). */
+  windowBlocked(): boolean {
+    return this.unsent > 0 && this.outstanding === 0 && seqSub(seqAdd(this.una, this.wnd), this.nxt) < Math.min(this.unsent, this.mss);
+  }
+
+  /** Arms the persist timer if the window blocks us (RFC 9293 3.8.6.1, RFC 1122 4.2.2.17). */
+  updatePersist(now: number): void {
+    if (!this.windowBlocked()) {
+      this.persistDeadline = undefined;
+      this.persistBackoff = 0;
+      return;
+    }
+    this.persistDeadline ??= now + Math.min(this.rtt.rto * 2 ** Math.min(this.persistBackoff, 16), this.config.maxRtoMs);
+  }
+
+  /** The persist timer fired: the caller sends a probe; false once maxProbes went unanswered. */
+  onPersistTimeout(maxProbes: number): boolean {
+    this.persistDeadline = undefined;
+    this.persistBackoff++;
+    return ++this.persistProbes <= maxProbes;
+  }
+
+  /**
+   * The path MTU went down (RFC 1191 / 8201, Linux tcp_simple_retransmit): segments larger
+   * than the new MSS are lost (the network dropped them) and go again, cut to the new
+   * size, without a congestion response.
+   */
+  onMtuReduced(mss: number): void {
+    this.setMss(mss);
+    for (const seg of this.sent.inSeqOrder()) {
+      if (seg.sacked || seg.lost || seqSub(seg.endSeq, seg.startSeq) <= mss) continue;
+      seg.lost = true;
+      this.lostBytes += seqSub(seg.endSeq, seg.startSeq);
+    }
+  }
+}
+
+function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a < b ? a : b;
+}

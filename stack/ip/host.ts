@@ -101,6 +101,12 @@ export interface TransportHandler {
   onTimeout?(now: number): void;
 }
 
+/** A layer above the transports with timers of its own (the DNS resolver, Happy Eyeballs races): the driver reaches it through the Host's nextTimeout/onTimeout. */
+export interface TimerClient {
+  nextTimeout(): number | undefined;
+  onTimeout(now: number): void;
+}
+
 export interface SendRequest {
   /** Our address to send from; chosen by source selection when absent. */
   src?: IpAddress;
@@ -201,6 +207,7 @@ export class Host {
   private readonly pmtu: PmtuCache;
   private readonly icmp: IcmpLayer;
   private readonly transports = new Map<number, TransportHandler>();
+  private readonly timerClients: TimerClient[] = [];
   private readonly offloads = new Map<number, { checksum: boolean; gso: boolean }>();
   // The output queue: one FIFO, consumed from `outHead` (amortized O(1) shift).
   private outQueue: Queued[] = [];
@@ -286,6 +293,15 @@ export class Host {
     this.transports.set(protocol, handler);
   }
 
+  /** Adds a timer client; returns the function that removes it. */
+  addTimerClient(client: TimerClient): () => void {
+    this.timerClients.push(client);
+    return () => {
+      const i = this.timerClients.indexOf(client);
+      if (i >= 0) this.timerClients.splice(i, 1);
+    };
+  }
+
   // ---- queries -------------------------------------------------------------------------
 
   /** The source address we would use toward `dst` (the destination itself when it is ours). */
@@ -351,6 +367,10 @@ export class Host {
       const ht = h.nextTimeout?.();
       if (ht !== undefined && (t === undefined || ht < t)) t = ht;
     }
+    for (const c of this.timerClients) {
+      const ct = c.nextTimeout();
+      if (ct !== undefined && (t === undefined || ct < t)) t = ct;
+    }
     return t;
   }
 
@@ -366,6 +386,11 @@ export class Host {
     for (const h of this.transports.values()) {
       const t = h.nextTimeout?.();
       if (t !== undefined && t <= now) h.onTimeout?.(now);
+    }
+    // A copy: a client may remove itself (or another) when its timer fires.
+    for (const c of [...this.timerClients]) {
+      const t = c.nextTimeout();
+      if (t !== undefined && t <= now) c.onTimeout(now);
     }
   }
 

@@ -126,10 +126,3 @@ export function decodeName(bytes: Uint8Array): ParseResult<string> {
   if (text.length === 0) return wireError('name', 'BAD_FIELD', 'the root name names no host');
   return ok(text);
 }
-
-/** Whether two names are the same (RFC 4343: ASCII case-insensitive, trailing dot ignored). */
-export function sameName(a: string, b: string): boolean {
-  const x = a.endsWith('.') ? a.slice(0, -1) : a;
-  const y = b.endsWith('.') ? b.slice(0, -1) : b;
-  return x.length === y.length && x.toLowerCase() === y.toLowerCase();
-}

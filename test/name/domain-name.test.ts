@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeName, encodeName, normalizeName, sameName } from '../../stack/name/domain-name.js';
+import { decodeName, encodeName, normalizeName } from '../../stack/name/domain-name.js';
 import { seededRandom } from '../../stack/random.js';
 import { errorCode, hex, toHex, unwrap } from '../wire/helpers.js';
 
@@ -22,11 +22,7 @@ describe('host names in text form', () => {
     const longest = [label, label, label, 'b'.repeat(61)].join('.');
     expect(unwrap(encodeName(longest))).toHaveLength(255);
   });
-
-  it('compares names ignoring case and the trailing dot (RFC 4343)', () => {
-    expect(sameName('Bob.LAB.test.', 'bob.lab.test')).toBe(true);
-    expect(sameName('bob.lab.test', 'bob.lab.tes')).toBe(false);
-  });
+});
 });
 
 describe('host names in DNS wire form (RFC 1035 3.1)', () => {

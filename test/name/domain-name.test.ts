@@ -23,7 +23,6 @@ describe('host names in text form', () => {
     expect(unwrap(encodeName(longest))).toHaveLength(255);
   });
 });
-});
 
 describe('host names in DNS wire form (RFC 1035 3.1)', () => {
   it('encodes labels with their lengths and the root byte', () => {

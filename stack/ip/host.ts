@@ -107,6 +107,15 @@ export interface TimerClient {
   onTimeout(now: number): void;
 }
 
+/**
+ * An address or link change on the host, for layers that follow the host's paths (the MPTCP
+ * path manager opens and closes subflows on them, RFC 8684 3.4) and the daemon's event stream.
+ */
+export type HostNetworkEvent =
+  | { kind: 'address-added'; ifIndex: number; address: IpAddress }
+  | { kind: 'address-removed'; ifIndex: number; address: IpAddress }
+  | { kind: 'link'; ifIndex: number; up: boolean };
+
 export interface SendRequest {
   /** Our address to send from; chosen by source selection when absent. */
   src?: IpAddress;
@@ -208,6 +217,7 @@ export class Host {
   private readonly icmp: IcmpLayer;
   private readonly transports = new Map<number, TransportHandler>();
   private readonly timerClients: TimerClient[] = [];
+  private readonly networkListeners: ((e: HostNetworkEvent) => void)[] = [];
   private readonly offloads = new Map<number, { checksum: boolean; gso: boolean }>();
   // The output queue: one FIFO, consumed from `outHead` (amortized O(1) shift).
   private outQueue: Queued[] = [];
@@ -247,11 +257,12 @@ export class Host {
   /** Adds an address and, like Linux, the connected route for its prefix. */
   addAddress(ifIndex: number, address: IpAddress | string, prefixLength: number): void {
     const a = this.interfaces.addAddress(ifIndex, toAddress(address, 'addAddress'), prefixLength);
-    if (prefixLength === a.address.length * 8) return;
     const destination = maskPrefix(a.address, prefixLength);
-    if (this.routes.all().some(isConnectedRoute(ifIndex, destination, prefixLength))) return;
-    // Linux: IPv4 connected routes have metric 0, IPv6 ones 256.
-    this.routes.add({ destination, prefixLength, ifIndex, metric: a.family === 4 ? 0 : 256, connected: true });
+    if (prefixLength < a.address.length * 8 && !this.routes.all().some(isConnectedRoute(ifIndex, destination, prefixLength))) {
+      // Linux: IPv4 connected routes have metric 0, IPv6 ones 256.
+      this.routes.add({ destination, prefixLength, ifIndex, metric: a.family === 4 ? 0 : 256, connected: true });
+    }
+    this.emitNetworkEvent({ kind: 'address-added', ifIndex, address: a.address });
   }
 
   /** Removes an address and its connected route (unless another address on the interface shares the prefix). */
@@ -263,6 +274,7 @@ export class Host {
       .get(ifIndex)!
       .addresses.some((a) => a.prefixLength === removed.prefixLength && addressEquals(maskPrefix(a.address, a.prefixLength), prefix));
     if (!stillUsed) this.routes.remove(isConnectedRoute(ifIndex, prefix, removed.prefixLength));
+    this.emitNetworkEvent({ kind: 'address-removed', ifIndex, address: removed.address });
   }
 
   addRoute(r: RouteOptions): void {
@@ -284,7 +296,22 @@ export class Host {
   setLinkUp(ifIndex: number, up: boolean): void {
     const iface = this.interfaces.get(ifIndex);
     if (!iface) throw new Error(`no interface ${ifIndex}`);
+    if (iface.up === up) return;
     iface.up = up;
+    this.emitNetworkEvent({ kind: 'link', ifIndex, up });
+  }
+
+  /** Calls `listener` after every address or link change; returns the function that removes it. */
+  onNetworkEvent(listener: (e: HostNetworkEvent) => void): () => void {
+    this.networkListeners.push(listener);
+    return () => {
+      const i = this.networkListeners.indexOf(listener);
+      if (i >= 0) this.networkListeners.splice(i, 1);
+    };
+  }
+
+  private emitNetworkEvent(e: HostNetworkEvent): void {
+    for (const l of [...this.networkListeners]) l(e);
   }
 
   registerTransport(protocol: number, handler: TransportHandler): void {

@@ -6,7 +6,9 @@
 //   whole MSS multiples;
 // - ACK processing: window update (SND.WL1/WL2), SACK (sack-scoreboard.ts), RACK loss
 //   detection (rack.ts), RTT samples with Karn (RFC 6298 3) or from timestamps (RFC 7323 4),
-//   congestion-controller events, loss-recovery episodes (RFC 6675 5, RFC 6582);
+//   congestion-controller events, loss-recovery episodes (RFC 6675 5, RFC 6582) whose
+//   sending is paced by Proportional Rate Reduction (RFC 6937, as Linux), and the undo of
+//   reductions D-SACK shows were spurious (RFC 2883 4.2);
 // - the retransmission timer family, one deadline each: RTO (RFC 6298), tail loss probe
 //   (RFC 8985 7), RACK reordering timer (RFC 8985 6.2), persist (RFC 9293 3.8.6.1).
 //
@@ -99,6 +101,12 @@ export class TcpSender {
   lostBytes = 0;
   /** Duplicate ACKs in a row (connections without SACK). */
   dupAcks = 0;
+  // RFC 6937 state of the current recovery: bytes delivered and sent since it began, the
+  // flight size then, and what may be sent until the next ACK.
+  private prrDelivered = 0;
+  private prrOut = 0;
+  private recoverFs = 0;
+  private prrBudget = 0;
   rtoDeadline: number | undefined = undefined;
   ptoDeadline: number | undefined = undefined;
   rackDeadline: number | undefined = undefined;
@@ -109,8 +117,18 @@ export class TcpSender {
   persistProbes = 0;
   /** Zero-window probes since the window closed: the persist interval backs off with it. */
   private persistBackoff = 0;
+  /**
+   * Bytes retransmitted since the last window reduction and not yet reported as
+   * duplicates by D-SACK; when D-SACKs account for all of them, every retransmission was
+   * spurious and the reduction is undone (RFC 2883 4.2, Linux tcp_try_undo_dsack).
+   * undefined when nothing can be undone.
+   */
+  private undoBytes: number | undefined = undefined;
+  /** SND.UNA when the reduction happened: D-SACKs below it are about older episodes. */
+  private undoMarker = 0;
   /** Counters for stats(). */
   retransmittedBytes = 0;
+  spuriousRecoveries = 0;
   timeouts = 0;
   fastRecoveries = 0;
   tailLossProbes = 0;
@@ -205,6 +223,15 @@ export class TcpSender {
     return seqSub(this.nxt, this.una);
   }
 
+  /**
+   * FlightSize for the multiplicative decrease (RFC 5681 eq. 4): outstanding data, but not
+   * more than cwnd. SACKed data above a hole stays "outstanding" and would otherwise make
+   * ssthresh exceed the window that caused the loss (Linux reduces from cwnd).
+   */
+  private flightSize(): number {
+    return Math.min(this.outstanding, this.cc.cwnd);
+  }
+
   /** RFC 6675 pipe / Linux packets_in_flight, in bytes. */
   pipe(): number {
     return this.outstanding - (this.scoreboard?.sackedBytes ?? 0) - this.lostBytes;
@@ -228,15 +255,16 @@ export class TcpSender {
    */
   next(now: number, maxPayload: number): Transmission | undefined {
     const mss = this.mss;
-    const cwnd = this.cc.cwnd;
     const pipe = this.pipe();
+    // In recovery PRR decides how much may go (RFC 6937); otherwise cwnd - pipe (RFC 5681).
+    const cwndRoom = this.lossState === 'recovery' ? this.prrBudget : this.cc.cwnd - pipe;
     const tx = this.tx;
     tx.probe = false;
     if (this.lostBytes > 0) {
-      if (pipe >= cwnd) return undefined;
+      if (cwndRoom <= 0) return undefined;
       const seg = this.sent.firstLost();
       if (seg !== undefined) {
-        const room = Math.max(cwnd - pipe, mss);
+        const room = Math.max(cwndRoom, mss);
         const limit = Math.min(maxPayload, Math.ceil(room / mss) * mss);
         if (seqSub(seg.endSeq, seg.startSeq) > limit) this.sent.splitAt(seqAdd(seg.startSeq, limit));
         return this.retransmission(seg);
@@ -245,7 +273,7 @@ export class TcpSender {
     }
     const unsent = this.unsent;
     const sndRoom = Math.max(seqSub(seqAdd(this.una, this.wnd), this.nxt), 0);
-    const usable = Math.min(sndRoom, Math.max(cwnd - pipe, 0));
+    const usable = Math.min(sndRoom, Math.max(cwndRoom, 0));
     if (unsent > 0) {
       let n = bytesToSend({
         queued: unsent,
@@ -292,12 +320,18 @@ export class TcpSender {
       if (tx.segment.lost) this.lostBytes -= seqSub(tx.segment.endSeq, tx.segment.startSeq);
       this.sent.onRetransmitted(tx.segment, now);
       this.retransmittedBytes += tx.length;
+      if (this.undoBytes !== undefined) this.undoBytes += seqSub(tx.segment.endSeq, tx.segment.startSeq);
     } else {
       this.sent.onSent(tx.seq, end, now);
       this.scoreboard?.onSent(end);
       this.nxt = end;
       if (tx.fin) this.finSent = true;
       if (tx.length > 0 && tx.length < this.mss) this.lastSmallEnd = end;
+    }
+    if (this.lossState === 'recovery') {
+      const sent = seqSub(end, tx.seq);
+      this.prrOut += sent;
+      this.prrBudget -= sent;
     }
     this.lastSendTime = now;
     this.persistDeadline = undefined;
@@ -407,6 +441,8 @@ export class TcpSender {
 
     this.detectLosses(now, advanced, isPureAck && !windowChanged, update?.dsack !== undefined, sb !== undefined);
 
+    if (update?.dsack !== undefined) this.onDsack(now, update.dsack);
+    if (this.lossState === 'recovery') this.prrOnAck(delivered);
     // TLP episode (RFC 8985 7.4).
     if (this.tlp.endSeq !== undefined) {
       const repaired = this.tlp.onAck({ ackNumber: ack, dsack: update?.dsack, hasSack: sackBlocks.length > 0, isDupAck: !advanced && isPureAck });
@@ -494,7 +530,46 @@ export class TcpSender {
     this.lossState = 'recovery';
     this.recoverySeq = this.nxt;
     this.fastRecoveries++;
-    this.cc.onCongestionEvent({ now, mss: this.mss, flightSize: this.outstanding, kind });
+    this.prrDelivered = this.prrOut = 0;
+    // One segment may go at once (a RACK timer starts recovery with no ACK to clock it).
+    this.prrBudget = this.mss;
+    this.recoverFs = this.outstanding;
+    this.startUndo();
+    this.cc.onCongestionEvent({ now, mss: this.mss, flightSize: this.flightSize(), kind });
+  }
+
+  /**
+   * RFC 6937 3: on each ACK in recovery, send in proportion to what was delivered while
+   * the flight is above ssthresh, and catch up by slow start (the SSRB bound) below it.
+   */
+  private prrOnAck(delivered: number): void {
+    this.prrDelivered += delivered;
+    const pipe = this.pipe();
+    const ssthresh = this.cc.ssthresh;
+    let sndcnt: number;
+    if (pipe > ssthresh) {
+      sndcnt = Math.ceil((this.prrDelivered * ssthresh) / Math.max(this.recoverFs, 1)) - this.prrOut;
+    } else {
+      const limit = Math.max(this.prrDelivered - this.prrOut, delivered) + this.mss;
+      sndcnt = Math.min(ssthresh - pipe, limit);
+    }
+    this.prrBudget = Math.max(sndcnt, 0);
+  }
+
+  private startUndo(): void {
+    this.undoBytes = 0;
+    this.undoMarker = this.una;
+  }
+
+  /** A D-SACK reported `r` received twice: if all retransmissions since the reduction were needless, undo it. */
+  private onDsack(now: number, r: SeqRange): void {
+    if (this.undoBytes === undefined || seqLt(r.start, this.undoMarker)) return;
+    this.undoBytes -= seqSub(r.end, r.start);
+    if (this.undoBytes > 0) return;
+    this.undoBytes = undefined;
+    this.spuriousRecoveries++;
+    this.cc.onSpuriousCongestion(now);
+    if (this.lossState !== 'open' && this.lostBytes === 0) this.lossState = 'open';
   }
 
   private reoWnd(): number {
@@ -593,7 +668,7 @@ export class TcpSender {
     if (++this.rtoCount > maxRetries) return false;
     this.timeouts++;
     const first = this.sent.first;
-    this.cc.onRetransmissionTimeout({ now, mss: this.mss, flightSize: this.outstanding, repeated: this.lossState === 'loss' && first?.retransmitted === true });
+    this.cc.onRetransmissionTimeout({ now, mss: this.mss, flightSize: this.flightSize(), repeated: this.lossState === 'loss' && first?.retransmitted === true });
     this.rtt.backoff();
     this.scoreboard?.onRetransmissionTimeout();
     this.tlp.reset();
@@ -608,6 +683,9 @@ export class TcpSender {
         this.onLost(seg);
       }
     }
+    // A second timeout in a row is no longer a candidate for undo.
+    if (this.lossState !== 'loss') this.startUndo();
+    else this.undoBytes = undefined;
     this.lossState = 'loss';
     this.recoverySeq = this.nxt;
     this.dupAcks = 0;

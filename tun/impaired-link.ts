@@ -2,7 +2,9 @@
 // time, in either direction: user-space netem (this kernel has none, DESIGN.md). What happens
 // to each packet is decided by the pure model in impairment.ts (shared with the simulated
 // network); this file only keeps the packets until the model's delivery times, with one timer
-// per direction (release-queue.ts).
+// per direction (release-queue.ts). What it keeps is bounded: the model's queue limit only
+// covers packets waiting for serialization, not those in propagation, so a long delay on a
+// fast sender would otherwise hold without limit (netem's `limit` counts both).
 
 import type { TxOffload } from '../stack/ip/offload.js';
 import { cryptoRandom, type RandomSource } from '../stack/random.js';
@@ -24,19 +26,69 @@ export interface ImpairedLinkOptions extends ImpairedLinkParams {
   random?: RandomSource;
   /** Clock in milliseconds; default performance.now. */
   clock?: Clock;
+  /** Packets held for later delivery per direction; beyond it a packet is dropped (holdDropped). Default 65536. */
+  holdLimitPackets?: number;
+  /** Bytes held per direction, likewise. Default 64 MiB (half a second at 1 Gbit/s). */
+  holdLimitBytes?: number;
 }
+
+const DEFAULT_HOLD_LIMIT_PACKETS = 65_536;
+const DEFAULT_HOLD_LIMIT_BYTES = 64 << 20;
 
 interface HeldSend {
   packet: Uint8Array;
   offload: TxOffload | undefined;
 }
 
+/** One direction's release queue, with the packets and bytes it holds kept under the limits. */
+class Held<T extends { packet: Uint8Array }> {
+  dropped = 0;
+  private bytes = 0;
+  private readonly queue: ReleaseQueue<T>;
+
+  constructor(
+    release: (items: T[]) => void,
+    clock: Clock,
+    private readonly limitPackets: number,
+    private readonly limitBytes: number,
+  ) {
+    this.queue = new ReleaseQueue((items) => {
+      for (const item of items) this.bytes -= item.packet.length;
+      release(items);
+    }, clock);
+  }
+
+  get size(): number {
+    return this.queue.size;
+  }
+
+  /** Holds `item` until `deadline`, or counts it dropped when that would pass a limit. */
+  push(deadline: number, item: T): void {
+    const length = item.packet.length;
+    if (this.queue.size >= this.limitPackets || this.bytes + length > this.limitBytes) {
+      this.dropped++;
+      return;
+    }
+    this.bytes += length;
+    this.queue.push(deadline, item);
+  }
+
+  flushDue(): void {
+    this.queue.flushDue();
+  }
+
+  clear(): void {
+    this.queue.clear();
+    this.bytes = 0;
+  }
+}
+
 export class ImpairedLink implements Link {
   /** The model of each direction; its `stats` count offered, lost, duplicated, reordered, queue-dropped. */
   readonly tx: Impairment;
   readonly rx: Impairment;
-  private readonly txQueue: ReleaseQueue<HeldSend>;
-  private readonly rxQueue: ReleaseQueue<LinkPacket>;
+  private readonly txQueue: Held<HeldSend>;
+  private readonly rxQueue: Held<LinkPacket>;
   private readonly clock: Clock;
   private handler: ReceiveHandler | undefined;
   private closed = false;
@@ -49,10 +101,17 @@ export class ImpairedLink implements Link {
     this.clock = opts.clock ?? monotonicNow;
     this.tx = new Impairment({ ...opts.both, ...opts.tx }, random);
     this.rx = new Impairment({ ...opts.both, ...opts.rx }, random);
-    this.txQueue = new ReleaseQueue((held) => {
-      for (const h of held) this.inner.send(h.packet, h.offload);
-    }, this.clock);
-    this.rxQueue = new ReleaseQueue((batch) => this.handler?.(batch), this.clock);
+    const limitPackets = opts.holdLimitPackets ?? DEFAULT_HOLD_LIMIT_PACKETS;
+    const limitBytes = opts.holdLimitBytes ?? DEFAULT_HOLD_LIMIT_BYTES;
+    this.txQueue = new Held<HeldSend>(
+      (held) => {
+        for (const h of held) this.inner.send(h.packet, h.offload);
+      },
+      this.clock,
+      limitPackets,
+      limitBytes,
+    );
+    this.rxQueue = new Held<LinkPacket>((batch) => this.handler?.(batch), this.clock, limitPackets, limitBytes);
     inner.onReceive((batch) => this.receive(batch));
   }
 
@@ -67,6 +126,11 @@ export class ImpairedLink implements Link {
   /** Packets held for later delivery, per direction. */
   get pending(): { tx: number; rx: number } {
     return { tx: this.txQueue.size, rx: this.rxQueue.size };
+  }
+
+  /** Packets the model delivered but the link had no room to hold (holdLimitPackets/Bytes), per direction. */
+  get holdDropped(): { tx: number; rx: number } {
+    return { tx: this.txQueue.dropped, rx: this.rxQueue.dropped };
   }
 
   /** Changes the impairment while running; packets already held keep their delivery times. */

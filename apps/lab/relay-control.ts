@@ -15,8 +15,12 @@ export interface RelayReply {
   ok: boolean;
   error?: string;
   params?: RelayParams;
-  /** Per relay TUN (`rc`: traffic that came from the client side, `rs`: from the server side). */
-  stats?: Record<string, ImpairmentStats & { pending: number }>;
+  /**
+   * Per relay TUN (`rc`: traffic that came from the client side, `rs`: from the server side):
+   * the model's counters, packets held now, and packets dropped because the relay held its
+   * limit (ImpairedLink holdLimitPackets/Bytes).
+   */
+  stats?: Record<string, ImpairmentStats & { pending: number; holdDropped: number }>;
 }
 
 /** Largest request or reply line either side accepts. */

@@ -78,7 +78,7 @@ function main(): void {
       return { ok: false, error: `unknown op ${JSON.stringify((req as { op?: unknown }).op)}` };
     }
     const stats: NonNullable<RelayReply['stats']> = {};
-    for (const [name, d] of directions) stats[name] = { ...d.link.rx.stats, pending: d.link.pending.rx };
+    for (const [name, d] of directions) stats[name] = { ...d.link.rx.stats, pending: d.link.pending.rx, holdDropped: d.link.holdDropped.rx };
     return { ok: true, params: current, stats };
   };
 

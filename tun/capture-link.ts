@@ -6,6 +6,9 @@
 // large segment), and a partial checksum (virtio NEEDS_CSUM) stays partial, exactly what
 // `tcpdump -i tunX` shows for the same traffic. Segmenting them instead would cost a copy
 // per segment on the hot path and record packets that never existed on this link.
+//
+// A capture that cannot be written (disk full) ends the capture, never the link: the error
+// is kept in `captureError` instead of being thrown into the packet path.
 
 import type { TxOffload } from '../stack/ip/offload.js';
 import type { Link, ReceiveHandler } from './link.js';
@@ -19,6 +22,8 @@ function wallClockMs(): number {
 export class CaptureLink implements Link {
   /** Packets recorded since creation. */
   captured = 0;
+  /** Why the last capture stopped on its own (its writer threw); cleared by start(). */
+  captureError: Error | undefined;
   private writer: PcapWriter | undefined;
   // Set when start() opened the file itself, so stop() closes it.
   private closeWriter: (() => void) | undefined;
@@ -26,11 +31,9 @@ export class CaptureLink implements Link {
 
   constructor(private readonly inner: Link) {
     inner.onReceive((batch) => {
-      const w = this.writer;
-      if (w) {
+      if (this.writer) {
         const at = wallClockMs();
-        for (const p of batch) w.writePacket(at, p.packet);
-        this.captured += batch.length;
+        for (const p of batch) this.record(at, p.packet);
       }
       this.handler?.(batch);
     });
@@ -54,6 +57,7 @@ export class CaptureLink implements Link {
    */
   start(target: string | PcapWriter): void {
     this.stop();
+    this.captureError = undefined;
     if (typeof target === 'string') {
       const file = openPcapFile(target);
       this.writer = file;
@@ -65,18 +69,16 @@ export class CaptureLink implements Link {
 
   /** Stops recording (closing the file start() opened); packets flow on unrecorded. */
   stop(): void {
+    const close = this.closeWriter;
     this.writer = undefined;
-    this.closeWriter?.();
     this.closeWriter = undefined;
+    close?.();
   }
 
   send(packet: Uint8Array, offload?: TxOffload): boolean {
     const sent = this.inner.send(packet, offload);
     // Only what the link accepted went on the wire.
-    if (sent && this.writer) {
-      this.writer.writePacket(wallClockMs(), packet);
-      this.captured++;
-    }
+    if (sent && this.writer) this.record(wallClockMs(), packet);
     return sent;
   }
 
@@ -87,5 +89,21 @@ export class CaptureLink implements Link {
   close(): Promise<void> {
     this.stop();
     return this.inner.close();
+  }
+
+  private record(at: number, packet: Uint8Array): void {
+    const w = this.writer;
+    if (!w) return;
+    try {
+      w.writePacket(at, packet);
+      this.captured++;
+    } catch (err) {
+      this.captureError = err as Error;
+      try {
+        this.stop();
+      } catch {
+        // The file was failing already; closing it is all that is left to try.
+      }
+    }
   }
 }

@@ -2,30 +2,9 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { ImpairedLink } from '../../tun/impaired-link.js';
-import type { Link, LinkPacket, ReceiveHandler } from '../../tun/link.js';
+import type { LinkPacket } from '../../tun/link.js';
 import { seededRandom } from '../../stack/random.js';
-
-/** A Link that records what is sent and delivers what the test pushes. */
-class MemoryLink implements Link {
-  readonly name = 'mem0';
-  readonly mtu = 1500;
-  readonly sent: Uint8Array[] = [];
-  private handler: ReceiveHandler | undefined;
-
-  send(packet: Uint8Array): boolean {
-    this.sent.push(packet);
-    return true;
-  }
-  onReceive(handler: ReceiveHandler): void {
-    this.handler = handler;
-  }
-  deliver(batch: LinkPacket[]): void {
-    this.handler?.(batch);
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+import { MemoryLink } from './memory-link.js';
 
 const links: ImpairedLink[] = [];
 afterEach(async () => {

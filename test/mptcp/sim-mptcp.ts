@@ -1,0 +1,195 @@
+// Two Hosts with TcpLayer + MptcpLayer joined by 1 to 4 simulated paths, one interface pair
+// per path (client 10.<i>.0.1 / fd0<i>::1, server 10.<i>.0.2 / fd0<i>::2), each uplink with
+// its own default route for its source (thesis 3.5), and an endpoint that streams data both
+// ways and checks it with SHA-256.
+
+import { createHash } from 'node:crypto';
+import type { PartialConfig } from '../../stack/config.js';
+import { Host } from '../../stack/ip/host.js';
+import { MptcpConnection } from '../../stack/mptcp/connection.js';
+import { MptcpLayer, type MptcpLayerOptions } from '../../stack/mptcp/layer.js';
+import type { TcpConnection } from '../../stack/tcp/connection.js';
+import { TcpLayer } from '../../stack/tcp/layer.js';
+import { seededRandom } from '../../stack/random.js';
+import type { ImpairmentParams } from '../../tun/impairment.js';
+import { SimNetwork, type SimNode, type SimPath } from '../sim/network.js';
+
+export interface PathSpec {
+  params?: Partial<ImpairmentParams> | { aToB?: Partial<ImpairmentParams>; bToA?: Partial<ImpairmentParams> };
+  /** Give this path IPv6 addresses too (default true). */
+  ipv6?: boolean;
+  /** IPv4 addresses on this path (default true). */
+  ipv4?: boolean;
+}
+
+export interface MptcpPair {
+  net: SimNetwork;
+  paths: SimPath[];
+  client: Host;
+  server: Host;
+  clientTcp: TcpLayer;
+  serverTcp: TcpLayer;
+  clientMptcp: MptcpLayer;
+  serverMptcp: MptcpLayer;
+}
+
+export const clientV4 = (i: number): string => `10.${i}.0.1`;
+export const serverV4 = (i: number): string => `10.${i}.0.2`;
+export const clientV6 = (i: number): string => `fd0${i}::1`;
+export const serverV6 = (i: number): string => `fd0${i}::2`;
+
+export function mptcpPair(opts: {
+  seed?: number | string;
+  paths?: PathSpec[];
+  config?: PartialConfig;
+  clientConfig?: PartialConfig;
+  serverConfig?: PartialConfig;
+  clientOptions?: MptcpLayerOptions;
+  serverOptions?: MptcpLayerOptions;
+  /** Wrap a host before it joins the network (packet manglers). */
+  wrapClient?: (h: Host) => SimNode;
+  wrapServer?: (h: Host) => SimNode;
+} = {}): MptcpPair {
+  const net = new SimNetwork(opts.seed ?? 1);
+  const specs = opts.paths ?? [{}];
+  const merge = (c: PartialConfig | undefined): PartialConfig => ({
+    tcp: { ...opts.config?.tcp, ...c?.tcp },
+    mptcp: { ...opts.config?.mptcp, ...c?.mptcp },
+    ip: { ...opts.config?.ip, ...c?.ip },
+  });
+  const make = (name: string, addr4: (i: number) => string, addr6: (i: number) => string, config: PartialConfig): Host => {
+    const h = new Host({ name, random: net.random(name), config });
+    specs.forEach((spec, k) => {
+      const i = k + 1;
+      const ifIndex = h.addInterface({ name: `p${i}`, mtu: 1500 });
+      if (spec.ipv4 !== false) {
+        h.addAddress(ifIndex, addr4(i), 24);
+        h.addRoute({ destination: '0.0.0.0', prefixLength: 0, ifIndex, sourceInterface: true, metric: i });
+      }
+      if (spec.ipv6 !== false) {
+        h.addAddress(ifIndex, addr6(i), 64);
+        h.addRoute({ destination: '::', prefixLength: 0, ifIndex, sourceInterface: true, metric: i });
+      }
+    });
+    return h;
+  };
+  const client = make('client', clientV4, clientV6, merge(opts.clientConfig));
+  const server = make('server', serverV4, serverV6, merge(opts.serverConfig));
+  const clientNode = opts.wrapClient ? opts.wrapClient(client) : client;
+  const serverNode = opts.wrapServer ? opts.wrapServer(server) : server;
+  net.addHost(clientNode, 'client');
+  net.addHost(serverNode, 'server');
+  const paths = specs.map((spec, k) => net.connect({ host: clientNode, ifIndex: k + 1 }, { host: serverNode, ifIndex: k + 1 }, spec.params ?? {}, `path${k + 1}`));
+  const clientTcp = new TcpLayer(client);
+  const serverTcp = new TcpLayer(server);
+  return {
+    net,
+    paths,
+    client,
+    server,
+    clientTcp,
+    serverTcp,
+    clientMptcp: new MptcpLayer(client, clientTcp, opts.clientOptions),
+    serverMptcp: new MptcpLayer(server, serverTcp, opts.serverOptions),
+  };
+}
+
+/** Deterministic pseudo-random bytes. */
+export function randomBytes(n: number, seed: number | string): Uint8Array {
+  return seededRandom(`data/${seed}`).bytes(n);
+}
+
+export function sha256(chunks: Uint8Array[] | Uint8Array): string {
+  const h = createHash('sha256');
+  for (const c of Array.isArray(chunks) ? chunks : [chunks]) h.update(c);
+  return h.digest('hex');
+}
+
+type AnyConnection = MptcpConnection | TcpConnection;
+
+/** Streams `data` into a connection as its buffer allows, then end()s; collects what arrives. */
+export class Peer {
+  readonly received: Uint8Array[] = [];
+  receivedBytes = 0;
+  ended = false;
+  closed = false;
+  connected = false;
+  error: Error | undefined;
+  /** Simulated time when the last byte arrived. */
+  lastByteAt = 0;
+  private offset = 0;
+
+  constructor(
+    readonly conn: AnyConnection,
+    private readonly data: Uint8Array = new Uint8Array(0),
+    private readonly net?: SimNetwork,
+    private readonly endAfter = true,
+  ) {
+    const handler = {
+      onConnect: () => {
+        this.connected = true;
+        this.pump();
+      },
+      onData: (_c: unknown, chunk: Uint8Array) => {
+        this.received.push(chunk.slice());
+        this.receivedBytes += chunk.length;
+        if (this.net) this.lastByteAt = this.net.now;
+      },
+      onEnd: () => {
+        this.ended = true;
+      },
+      onWritable: () => this.pump(),
+      onClose: (_c: unknown, error?: Error) => {
+        this.closed = true;
+        this.error = error;
+      },
+    };
+    (conn as { handler: unknown }).handler = handler;
+    this.pump();
+  }
+
+  get sentAll(): boolean {
+    return this.offset >= this.data.length;
+  }
+
+  get sentBytes(): number {
+    return this.offset;
+  }
+
+  pump(): void {
+    const c = this.conn;
+    const s = c.state;
+    if (s !== 'ESTABLISHED' && s !== 'CLOSE_WAIT' && s !== 'SYN_SENT' && s !== 'SYN_RECEIVED') return;
+    while (this.offset < this.data.length) {
+      const n = c.write(this.data.subarray(this.offset));
+      this.offset += n;
+      if (n === 0) return;
+    }
+    if (this.endAfter) c.end();
+  }
+}
+
+/** Listen on the server, connect from the client; both send their data. */
+export function mptcpTransfer(
+  p: MptcpPair,
+  opts: { remote?: string; port?: number; clientData?: Uint8Array; serverData?: Uint8Array; connect?: Record<string, unknown>; listen?: Record<string, unknown>; endAfter?: boolean } = {},
+): { client: Peer; server: () => Peer | undefined; serverConn: () => AnyConnection | undefined } {
+  const port = opts.port ?? 5001;
+  let server: Peer | undefined;
+  let serverConn: AnyConnection | undefined;
+  p.serverMptcp.listen({
+    port,
+    ...opts.listen,
+    onConnection: (conn) => {
+      serverConn = conn;
+      server = new Peer(conn, opts.serverData, p.net, opts.endAfter ?? true);
+    },
+  });
+  const conn = p.clientMptcp.connect({ remoteAddress: opts.remote ?? serverV4(1), remotePort: port, ...opts.connect }, p.net.now);
+  const client = new Peer(conn, opts.clientData, p.net, opts.endAfter ?? true);
+  return { client, server: () => server, serverConn: () => serverConn };
+}
+
+export function isMptcp(c: AnyConnection | undefined): c is MptcpConnection {
+  return c instanceof MptcpConnection;
+}

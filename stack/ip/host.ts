@@ -21,6 +21,7 @@ import {
   IPPROTO_HOPOPTS,
   IPPROTO_NONE,
   IPPROTO_ROUTING,
+  IPV6_MAX_EXTENSION_HEADERS,
   extensionHeaderLength,
   ipv6OptionAction,
   parseExtensionHeaders,
@@ -628,6 +629,10 @@ export class Host {
         }
         const chain = parseExtensionHeaders(packet, protocol, offset, end);
         if (!chain.ok) return this.counters.parseError(chain);
+        // The parser's limit is per call and a call ends at each (atomic) fragment header: count the whole chain.
+        if (headers.length + chain.value.headers.length > IPV6_MAX_EXTENSION_HEADERS) {
+          return this.counters.parseError(wireError('ipv6', 'UNSUPPORTED', `more than ${IPV6_MAX_EXTENSION_HEADERS} extension headers`));
+        }
         for (const h of chain.value.headers) {
           if (h.kind === 'fragment' && (h.fragmentOffset !== 0 || h.moreFragments)) return this.drop('fragment');
           if (h.kind === 'routing' && h.segmentsLeft > 0) return this.drop('ipv6Routing');

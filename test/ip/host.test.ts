@@ -168,6 +168,21 @@ suite('Host: malformed and unwanted input is counted and dropped, never thrown',
     expect(drain(host)).toEqual([]);
   });
 
+  it('limits the extension header chain to 8 headers, atomic fragments included (RFC 8504 5.3)', () => {
+    const { host, eth } = makeHost();
+    const sock = new UdpLayer(host).bind({ family: 6, port: 53 });
+    if (!sock.ok) throw new Error(sock.message);
+    const atomic = { kind: 'fragment', fragmentOffset: 0, moreFragments: false, identification: 1 } as const;
+    const chain = (n: number) => ipv6('2001:db8:9::9', '2001:db8::1', 17, udp('2001:db8:9::9', '2001:db8::1', 5000, 53, 'x'), new Array(n).fill(atomic));
+    host.input(eth, chain(8), 0);
+    expect(sock.socket.pending).toBe(1);
+    // Each fragment header ends one parse of the chain; the limit holds for the whole chain.
+    host.input(eth, chain(9), 0);
+    host.input(eth, chain(1000), 0);
+    expect(sock.socket.pending).toBe(1);
+    expect(host.counters.parseErrors).toEqual({ 'ipv6.UNSUPPORTED': 2 });
+  });
+
   it('survives 20,000 mutated packets without throwing', () => {
     const { host, eth } = makeHost();
     new UdpLayer(host);

@@ -434,7 +434,17 @@ export class Host {
     if ((dst.length !== 4 && dst.length !== 16) || (out.src && out.src.length !== dst.length)) {
       return this.sendError('invalid', 'EINVAL', 'addresses must be IPv4 or IPv6 of the same family');
     }
-    if (out.offload?.gsoSize !== undefined && out.protocol !== TCP_PROTOCOL) return this.sendError('invalid', 'EINVAL', 'segmentation offload is for TCP only');
+    if (!(out.l4Length >= 0) || !Number.isInteger(out.l4Length)) return this.sendError('invalid', 'EINVAL', `transport length ${out.l4Length}`);
+    if (out.offload) {
+      const { checksumOffset, gsoSize } = out.offload;
+      if (!(checksumOffset >= 0 && checksumOffset + 2 <= out.l4Length) || !Number.isInteger(checksumOffset)) {
+        return this.sendError('invalid', 'EINVAL', `checksum field at ${checksumOffset} outside the transport bytes`);
+      }
+      if (gsoSize !== undefined) {
+        if (out.protocol !== TCP_PROTOCOL) return this.sendError('invalid', 'EINVAL', 'segmentation offload is for TCP only');
+        if (!(gsoSize > 0) || !Number.isInteger(gsoSize)) return this.sendError('invalid', 'EINVAL', `segment size ${gsoSize}`);
+      }
+    }
     if (out.src && !this.interfaces.owner(out.src)) return this.sendError('noSource', 'EADDRNOTAVAIL', 'source is not an address of this host');
     const family = familyOf(dst);
     const local = this.interfaces.owner(dst);

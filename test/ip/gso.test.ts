@@ -139,4 +139,17 @@ suite('Host.send with offloads', () => {
     const { superPacket } = setup({ checksum: true, gso: true });
     expect(superPacket(1449, 4000)).toMatchObject({ ok: false, code: 'EMSGSIZE', mtu: 1500 });
   });
+
+  it('answers EINVAL, never throws, for lengths and offload fields no packet can have', () => {
+    const { host, superPacket, drain } = setup();
+    for (const mss of [0, -1, 1.5, NaN]) expect(superPacket(mss, 4000)).toMatchObject({ ok: false, code: 'EINVAL' });
+    const send = (l4Length: number, offload?: { checksumOffset: number }) =>
+      host.send({ dst: ip('10.0.0.2'), protocol: 17, l4Length, writeL4: () => {}, ...(offload && { offload }) }, 0);
+    for (const l4Length of [-1, 2.5, NaN]) expect(send(l4Length)).toMatchObject({ ok: false, code: 'EINVAL' });
+    // The checksum field must lie inside the transport bytes.
+    for (const checksumOffset of [7, -1, 0.5]) expect(send(8, { checksumOffset })).toMatchObject({ ok: false, code: 'EINVAL' });
+    expect(send(8, { checksumOffset: 6 })).toMatchObject({ ok: true });
+    expect(drain()).toHaveLength(1);
+    expect(host.counters.txDropped.invalid).toBe(10);
+  });
 });

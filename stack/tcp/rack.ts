@@ -54,7 +54,9 @@ export class Rack {
       if (echoedSendTime !== undefined && echoedSendTime < seg.xmitTs) return;
       if (rtt < minRtt) return;
     }
-    if (seg.order > this.order) {
+    // Pieces of one transmission (a super-segment split by SACK) share its number; within
+    // it, bytes left in sequence order (RFC 8985's end_seq tie-break).
+    if (seg.order > this.order || (seg.order === this.order && seqGt(seg.endSeq, this.endSeq))) {
       this.rtt = rtt;
       this.xmitTs = seg.xmitTs;
       this.endSeq = seg.endSeq;
@@ -90,7 +92,7 @@ export class Rack {
     for (const seg of sent.inTimeOrder()) {
       if (seg.lost) continue;
       // Transmission order: once a segment was not sent before RACK's, neither were the rest.
-      if (seg.order >= this.order) break;
+      if (seg.order > this.order || (seg.order === this.order && !seqLt(seg.endSeq, this.endSeq))) break;
       const remaining = seg.xmitTs + this.rtt + reoWnd - now;
       if (remaining <= 0) {
         sent.markLost(seg);

@@ -15,7 +15,7 @@
 // Loss bookkeeping follows Linux: a segment is "lost" once a detector says so (RACK with
 // SACK, RFC 6675 IsLost when RACK is off, DupThresh / NewReno partial ACKs without SACK,
 // everything on RTO) and stays lost until retransmitted. pipe = outstanding - SACKed -
-// lost (Linux tcp_packets_in_flight).
+// lost (Linux tcp_packets_in_flight), kept by SentSegments.inFlight.
 
 import type { TcpConfig } from '../config.js';
 import type { CongestionController } from './congestion/controller.js';
@@ -24,7 +24,7 @@ import { RttEstimator } from './rto.js';
 import { SackScoreboard } from './sack-scoreboard.js';
 import { SendBuffer } from './send-buffer.js';
 import { SentSegments, type SentSegment } from './sent-segments.js';
-import { seqAdd, seqGeq, seqGt, seqLeq, seqLt, seqMax, seqMin, seqSub, type SeqRange } from './seq.js';
+import { seqAdd, seqGeq, seqGt, seqLeq, seqLt, seqMin, seqSub, type SeqRange } from './seq.js';
 import { bytesToSend } from './window.js';
 import type { SegmentMapping } from './extension.js';
 
@@ -97,8 +97,6 @@ export class TcpSender {
   lossState: LossState = 'open';
   /** SND.NXT when the current recovery or loss episode began. */
   recoverySeq = 0;
-  /** Bytes in segments marked lost and not retransmitted since. */
-  lostBytes = 0;
   /** Duplicate ACKs in a row (connections without SACK). */
   dupAcks = 0;
   // RFC 6937 state of the current recovery: bytes delivered and sent since it began, the
@@ -144,12 +142,10 @@ export class TcpSender {
   private newestDeliveredTs = -Infinity;
   private newLosses = false;
   private readonly onDelivered = (seg: SentSegment): void => {
-    if (seg.lost) this.lostBytes -= seqSub(seg.endSeq, seg.startSeq);
     this.rack.onDelivered(seg, this.ackTime, this.rtt.minRtt.value, this.ackEchoTime);
     if (!seg.retransmitted && seg.xmitTs > this.newestDeliveredTs) this.newestDeliveredTs = seg.xmitTs;
   };
-  private readonly onLost = (seg: SentSegment): void => {
-    this.lostBytes += seqSub(seg.endSeq, seg.startSeq);
+  private readonly onLost = (): void => {
     this.newLosses = true;
   };
 
@@ -234,7 +230,12 @@ export class TcpSender {
 
   /** RFC 6675 pipe / Linux packets_in_flight, in bytes. */
   pipe(): number {
-    return this.outstanding - (this.scoreboard?.sackedBytes ?? 0) - this.lostBytes;
+    return this.sent.inFlight;
+  }
+
+  /** Bytes in segments marked lost and not retransmitted since. */
+  get lostBytes(): number {
+    return this.outstanding - (this.scoreboard?.sackedBytes ?? 0) - this.sent.inFlight;
   }
 
   /** Our FIN was sent and acknowledged. */
@@ -269,7 +270,6 @@ export class TcpSender {
         if (seqSub(seg.endSeq, seg.startSeq) > limit) this.sent.splitAt(seqAdd(seg.startSeq, limit));
         return this.retransmission(seg);
       }
-      this.lostBytes = 0; // no lost segment left: the counter drifted, resynchronize
     }
     const unsent = this.unsent;
     const sndRoom = Math.max(seqSub(seqAdd(this.una, this.wnd), this.nxt), 0);
@@ -317,7 +317,6 @@ export class TcpSender {
   onTransmitted(tx: Transmission, now: number): void {
     const end = seqAdd(tx.seq, tx.length + (tx.fin ? 1 : 0));
     if (tx.retransmission && tx.segment !== undefined) {
-      if (tx.segment.lost) this.lostBytes -= seqSub(tx.segment.endSeq, tx.segment.startSeq);
       this.sent.onRetransmitted(tx.segment, now);
       this.retransmittedBytes += tx.length;
       if (this.undoBytes !== undefined) this.undoBytes += seqSub(tx.segment.endSeq, tx.segment.startSeq);
@@ -409,8 +408,6 @@ export class TcpSender {
     let delivered = 0;
     if (advanced) {
       delivered = update ? update.deliveredBytes : seqSub(ack, this.una);
-      const straddle = this.lostBytes > 0 ? this.sent.find(ack) : undefined;
-      if (straddle?.lost && seqLt(straddle.startSeq, ack)) this.lostBytes -= seqSub(ack, straddle.startSeq);
       this.sent.ackTo(ack, this.onDelivered);
       const dataEnd = this.finSent ? this.finSeq : this.nxt;
       const dataAcked = Math.min(seqSub(seqMin(ack, dataEnd), this.bufferSeq), this.buffer.length);
@@ -427,10 +424,7 @@ export class TcpSender {
       delivered = update.deliveredBytes;
     }
     if (update) {
-      for (const r of update.newlySacked) {
-        if (this.lostBytes > 0) this.lostBytes -= this.lostWithin(r);
-        this.sent.markSacked(r, this.onDelivered);
-      }
+      for (const r of update.newlySacked) this.sent.markSacked(r, this.onDelivered);
     }
     // RTT: the newest segment delivered that was sent once (Karn, RFC 6298 3), else the
     // timestamp echo of an ACK that advanced SND.UNA (RFC 7323 4.1).
@@ -442,7 +436,8 @@ export class TcpSender {
     this.detectLosses(now, advanced, isPureAck && !windowChanged, update?.dsack !== undefined, sb !== undefined);
 
     if (update?.dsack !== undefined) this.onDsack(now, update.dsack);
-    if (this.lossState === 'recovery') this.prrOnAck(delivered);
+    // RFC 6937 / RFC 6675: without SACK, each duplicate ACK stands for one delivered segment.
+    if (this.lossState === 'recovery') this.prrOnAck(delivered === 0 && !sb && !advanced && isPureAck ? this.mss : delivered);
     // TLP episode (RFC 8985 7.4).
     if (this.tlp.endSeq !== undefined) {
       const repaired = this.tlp.onAck({ ackNumber: ack, dsack: update?.dsack, hasSack: sackBlocks.length > 0, isDupAck: !advanced && isPureAck });
@@ -495,8 +490,8 @@ export class TcpSender {
       for (const seg of this.sent.inSeqOrder()) {
         if (!sb.isLost(seg.startSeq)) break;
         if (seg.sacked || seg.lost || (seg.retransmitted && this.lossState !== 'open')) continue;
-        seg.lost = true;
-        this.onLost(seg);
+        this.sent.markLost(seg);
+        this.onLost();
       }
     } else {
       this.newRenoLoss(advanced, dupAckCandidate);
@@ -520,9 +515,8 @@ export class TcpSender {
     const first = this.sent.first;
     if (first === undefined || first.lost) return;
     if (seqSub(first.endSeq, first.startSeq) > this.mss) this.sent.splitAt(seqAdd(first.startSeq, this.mss));
-    const head = this.sent.first!;
-    head.lost = true;
-    this.onLost(head);
+    this.sent.markLost(this.sent.first!);
+    this.onLost();
   }
 
   private enterRecovery(now: number, kind: 'fast-retransmit' | 'rack' | 'tlp'): void {
@@ -553,6 +547,8 @@ export class TcpSender {
       const limit = Math.max(this.prrDelivered - this.prrOut, delivered) + this.mss;
       sndcnt = Math.min(ssthresh - pipe, limit);
     }
+    // The retransmission that starts the recovery always goes (Linux tcp_cwnd_reduction).
+    if (this.prrOut === 0) sndcnt = Math.max(sndcnt, this.mss);
     this.prrBudget = Math.max(sndcnt, 0);
   }
 
@@ -579,15 +575,6 @@ export class TcpSender {
       inRecovery: this.lossState !== 'open',
       sackedSegments: Math.ceil((this.scoreboard?.sackedBytes ?? 0) / this.mss),
     });
-  }
-
-  /** Bytes of lost (not SACKed) segments inside `r`, before they are marked SACKed. */
-  private lostWithin(r: SeqRange): number {
-    let n = 0;
-    for (let seg = this.sent.find(r.start); seg !== undefined && seqLt(seg.startSeq, r.end); seg = this.sent.find(seg.endSeq)) {
-      if (seg.lost && !seg.sacked) n += seqSub(seqMin(seg.endSeq, r.end), seqMax(seg.startSeq, r.start));
-    }
-    return n;
   }
 
   private pruneMarks(): void {
@@ -677,11 +664,7 @@ export class TcpSender {
     if (this.scoreboard && this.config.rackTlp) {
       this.rack.markLostOnRto(this.sent, now, this.reoWnd(), this.onLost);
     } else {
-      for (const seg of this.sent.inSeqOrder()) {
-        if (seg.sacked || seg.lost) continue;
-        seg.lost = true;
-        this.onLost(seg);
-      }
+      for (const seg of this.sent.inSeqOrder()) this.sent.markLost(seg);
     }
     // A second timeout in a row is no longer a candidate for undo.
     if (this.lossState !== 'loss') this.startUndo();
@@ -724,9 +707,7 @@ export class TcpSender {
   onMtuReduced(mss: number): void {
     this.setMss(mss);
     for (const seg of this.sent.inSeqOrder()) {
-      if (seg.sacked || seg.lost || seqSub(seg.endSeq, seg.startSeq) <= mss) continue;
-      seg.lost = true;
-      this.lostBytes += seqSub(seg.endSeq, seg.startSeq);
+      if (seqSub(seg.endSeq, seg.startSeq) > mss) this.sent.markLost(seg);
     }
   }
 }

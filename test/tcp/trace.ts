@@ -180,6 +180,8 @@ export class TcpTrace {
     return emitPacket({ ip: this.ipHeader(), transport: { protocol: 'icmpv4', repr }, payload: EMPTY_BYTES });
   }
 
+  /** The TSval of the latest segment the host sent. */
+  lastTsVal: number | undefined = undefined;
   /** Raw packets sent, for quoting in ICMP errors (kept in order). */
   readonly raw: Uint8Array[] = [];
 
@@ -205,7 +207,9 @@ export class TcpTrace {
         this.icmp.push(packet);
         continue;
       }
-      this.outputs.push(toSeg(this.now, t.repr, r.value.payload));
+      const seg = toSeg(this.now, t.repr, r.value.payload);
+      if (seg.ts) this.lastTsVal = seg.ts[0];
+      this.outputs.push(seg);
     }
   }
 }
@@ -240,4 +244,53 @@ function toSeg(time: number, tcp: TcpRepr, payload: Uint8Array): Seg {
 /** "12.0 S. 100:100(0) ack 5 win 65535" for failure messages. */
 export function show(s: Seg): string {
   return `${s.time} ${s.flags} ${s.seq}:${(s.seq + s.len) >>> 0}(${s.len}) ack ${s.ack} win ${s.win}${s.sack.length ? ` sack ${s.sack.map((b) => b.join(':')).join(' ')}` : ''}`;
+}
+
+export interface Established {
+  conn: import('../../stack/tcp/connection.js').TcpConnection;
+  /** The host's next sequence number (its ISS + 1). */
+  ours: number;
+  /** The peer's next sequence number. */
+  theirs: number;
+  /** The host's latest TSval seen (for the peer to echo). */
+  hostTs: () => number;
+}
+
+export const PEER_ISN = 1000;
+
+/**
+ * Listens on 5000, runs a passive handshake with the peer's options, and returns the
+ * accepted connection. The handshake RTT is `rttMs` (the third ACK comes that much later).
+ */
+export function accept(
+  tr: TcpTrace,
+  opts: { ts?: boolean; sack?: boolean; wscale?: number; mss?: number; win?: number; rttMs?: number; listen?: Record<string, unknown> } = {},
+): Established {
+  let conn: Established['conn'] | undefined;
+  tr.tcp.listen({ port: 5000, onConnection: (c) => (conn = c), ...opts.listen });
+  const start = tr.now;
+  const ts = opts.ts ?? false;
+  tr.send(start, {
+    flags: 'S',
+    seq: PEER_ISN,
+    mss: opts.mss ?? 1460,
+    sackOk: opts.sack ?? false,
+    ...(ts && { ts: [1, 0] as [number, number] }),
+    ...(opts.wscale !== undefined && { wscale: opts.wscale }),
+  });
+  const synAck = tr.recvOne();
+  let lastTs = synAck.ts?.[0] ?? 0;
+  const rtt = opts.rttMs ?? 100;
+  tr.send(start + rtt, { flags: '.', seq: PEER_ISN + 1, ack: synAck.seq + 1, win: opts.win ?? 65535, ...(ts && { ts: [2, lastTs] as [number, number] }) });
+  if (conn === undefined) throw new Error('handshake did not complete');
+  const host = tr;
+  return {
+    conn,
+    ours: (synAck.seq + 1) >>> 0,
+    theirs: PEER_ISN + 1,
+    hostTs: () => {
+      lastTs = host.lastTsVal ?? lastTs;
+      return lastTs;
+    },
+  };
 }

@@ -18,6 +18,7 @@ import { familyOf, type IpAddress, type IpFamily } from '../wire/address.js';
 import { readU32 } from '../wire/bytes.js';
 import { NOP_OPTION, SACK_PERMITTED_OPTION, TCP_MAX_OPTIONS_LENGTH, tcpOptionsLength, type SackBlock, type TcpOption } from '../wire/tcp-options.js';
 import { TCP_ACK, TCP_FIN, TCP_MIN_HEADER_LENGTH, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
+import type { CongestionController } from './congestion/controller.js';
 import { createCongestionController } from './congestion/factory.js';
 import type { TcpConnectionHandler } from './connection-options.js';
 import type { TableEntry } from './connection-table.js';
@@ -68,6 +69,8 @@ export interface ConnectionParams {
   noDelay: boolean;
   keepAliveInitialDelayMs: number | undefined;
   congestionControl: CongestionControlName;
+  /** Overrides congestionControl (connection-options.ts). */
+  congestionController: ((mss: number) => CongestionController) | undefined;
   sendBufferBytes: number;
   receiveBufferBytes: number;
   extension: TcpExtension | undefined;
@@ -220,7 +223,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
     this.timestamps = new TimestampState(p.tsOffset);
     this.keepAliveIdleMs = p.keepAliveInitialDelayMs;
     this.lastReceiveTime = now;
-    const cc = createCongestionController(p.congestionControl, this.ourMss, c);
+    const cc = p.congestionController?.(this.ourMss) ?? createCongestionController(p.congestionControl, this.ourMss, c);
     this.sender = new TcpSender(c, p.iss, this.ourMss, p.sendBufferBytes, cc);
     this.sender.nagle = !p.noDelay;
     this.writer = new SegmentWriter(owner.host, p.localAddress, p.localPort, p.remoteAddress, p.remotePort);
@@ -498,7 +501,10 @@ export class TcpConnection implements TableEntry, TimerOwner {
     }
     // Second: a RST is believed only with an acceptable ACK (RFC 5961 3.2 keeps this rule).
     if (f & TCP_RST) {
-      if (hasAck) this.finish(new TcpError('ECONNREFUSED', `connection refused by ${this.peerName()}`));
+      if (hasAck) {
+        this.extension?.onReset?.(seg);
+        this.finish(new TcpError('ECONNREFUSED', `connection refused by ${this.peerName()}`));
+      }
       return;
     }
     // Fourth: the SYN.
@@ -587,6 +593,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
         this.challengeAck(now);
         return;
       }
+      this.extension?.onReset?.(seg);
       this.onReset();
       return;
     }

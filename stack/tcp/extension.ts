@@ -96,6 +96,13 @@ export interface TcpExtension {
   /** When present and not undefined: the free receive space (bytes) to advertise instead of the connection's own. */
   receiveWindow?(): number | undefined;
 
+  /**
+   * An acceptable RST is about to close the connection (in SYN_SENT, or in order in a
+   * synchronized state); its options are views valid during the call [MP_FASTCLOSE,
+   * MP_TCPRST reason].
+   */
+  onReset?(seg: ReceivedSegment): void;
+
   /** Options for a RST the extension asked for with 'reset'. */
   resetOptions?(): readonly TcpOption[] | undefined;
 

@@ -285,8 +285,8 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
     const local = copyBytes(p.dst, 0, p.dst.length);
     const remote = copyBytes(p.src, 0, p.src.length);
     const ext = listener.extensionFor?.({ segment: seg, localAddress: local, remoteAddress: remote });
-    if (ext === 'reset') {
-      sendResetFor(this.host, p.dst, p.src, seg, now);
+    if (ext === 'reset' || (ext !== undefined && 'reset' in ext)) {
+      sendResetFor(this.host, p.dst, p.src, seg, now, ext === 'reset' ? undefined : ext.reset);
       return;
     }
     const tuple: FourTuple = { localAddress: local, localPort: seg.dstPort, remoteAddress: remote, remotePort: seg.srcPort };
@@ -370,8 +370,8 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
     }
     const echo = this.config.timestamps && seg.hasTimestamps ? cookieOptionsFromEcho(seg.tsEcr) : undefined;
     const ext = listener.extensionFor?.({ segment: seg, localAddress: local, remoteAddress: remote });
-    if (ext === 'reset') {
-      sendResetFor(this.host, p.dst, p.src, seg, now);
+    if (ext === 'reset' || (ext !== undefined && 'reset' in ext)) {
+      sendResetFor(this.host, p.dst, p.src, seg, now, ext === 'reset' ? undefined : ext.reset);
       return true;
     }
     this.counters.synCookiesValid++;
@@ -396,6 +396,7 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
       noDelay: o.noDelay ?? !c.nagle,
       keepAliveInitialDelayMs: o.keepAliveInitialDelayMs,
       congestionControl: o.congestionControl ?? c.congestionControl,
+      congestionController: o.congestionController,
       sendBufferBytes: o.sendBufferBytes ?? c.sendBufferBytes,
       receiveBufferBytes: o.receiveBufferBytes ?? c.receiveBufferBytes,
       extension,

@@ -5,9 +5,8 @@
 // the ISN generator and the SYN cookies.
 
 import type { IpAddress } from '../wire/address.js';
-import type { IncomingSyn, ListenOptions } from './connection-options.js';
+import type { ListenOptions } from './connection-options.js';
 import type { TcpConnection } from './connection.js';
-import type { TcpExtension } from './extension.js';
 
 /** What the layer needs to let a listener go. */
 export interface ListenerOwner {
@@ -21,7 +20,7 @@ export class TcpListener {
   readonly backlog: number;
   /** Called for each established connection; without it they wait in accept(). */
   onConnection: ((conn: TcpConnection) => void) | undefined;
-  readonly extensionFor: ((syn: IncomingSyn) => TcpExtension | 'reset' | undefined) | undefined;
+  readonly extensionFor: ListenOptions['extension'];
   /** Connection options every accepted connection gets. */
   readonly options: Omit<ListenOptions, 'port' | 'address' | 'backlog' | 'onConnection' | 'extension'>;
   /** Embryonic connections (SYN received, handshake not complete). */

@@ -3,7 +3,6 @@
 // wrapper in stack/socket maps them onto a stream).
 
 import type { CongestionControlName } from '../config.js';
-import type { CongestionController } from './congestion/controller.js';
 import type { IpAddress } from '../wire/address.js';
 import type { TcpOption } from '../wire/tcp-options.js';
 import type { TcpError } from './errors.js';
@@ -18,11 +17,6 @@ export interface ConnectionOptions {
   /** Keepalive probes after this long idle (Node socket.setKeepAlive(true, initialDelay)); off when absent. */
   keepAliveInitialDelayMs?: number;
   congestionControl?: CongestionControlName;
-  /**
-   * A controller made for this connection instead of `congestionControl` (MPTCP's coupled
-   * LIA/OLIA, RFC 6356: one per subflow, linked by the MPTCP connection).
-   */
-  congestionController?: (mss: number) => CongestionController;
   sendBufferBytes?: number;
   /** Initial receive buffer; auto-tuning may grow it up to tcp.receiveBufferMaxBytes. */
   receiveBufferBytes?: number;

@@ -18,7 +18,6 @@ import { familyOf, type IpAddress, type IpFamily } from '../wire/address.js';
 import { readU32 } from '../wire/bytes.js';
 import { NOP_OPTION, SACK_PERMITTED_OPTION, TCP_MAX_OPTIONS_LENGTH, tcpOptionsLength, type SackBlock, type TcpOption } from '../wire/tcp-options.js';
 import { TCP_ACK, TCP_FIN, TCP_MIN_HEADER_LENGTH, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
-import type { CongestionController } from './congestion/controller.js';
 import { createCongestionController } from './congestion/factory.js';
 import type { TcpConnectionHandler } from './connection-options.js';
 import type { TableEntry } from './connection-table.js';
@@ -69,8 +68,6 @@ export interface ConnectionParams {
   noDelay: boolean;
   keepAliveInitialDelayMs: number | undefined;
   congestionControl: CongestionControlName;
-  /** Overrides congestionControl (connection-options.ts). */
-  congestionController: ((mss: number) => CongestionController) | undefined;
   sendBufferBytes: number;
   receiveBufferBytes: number;
   extension: TcpExtension | undefined;
@@ -223,7 +220,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
     this.timestamps = new TimestampState(p.tsOffset);
     this.keepAliveIdleMs = p.keepAliveInitialDelayMs;
     this.lastReceiveTime = now;
-    const cc = p.congestionController?.(this.ourMss) ?? createCongestionController(p.congestionControl, this.ourMss, c);
+    const cc = p.extension?.congestionController?.(this.ourMss) ?? createCongestionController(p.congestionControl, this.ourMss, c);
     this.sender = new TcpSender(c, p.iss, this.ourMss, p.sendBufferBytes, cc);
     this.sender.nagle = !p.noDelay;
     this.writer = new SegmentWriter(owner.host, p.localAddress, p.localPort, p.remoteAddress, p.remotePort);
@@ -585,6 +582,8 @@ export class TcpConnection implements TableEntry, TimerOwner {
     if (seqGt(payloadEnd, windowEnd)) {
       payload = payload.subarray(0, Math.max(seqSub(windowEnd, seq), 0));
       fin = false; // the FIN lies beyond the window
+      // The sender overran the window (or probes a zero one): tell it where the edge is now.
+      this.ackNow = true;
     }
 
     // Second: RST (RFC 5961 3.2: only an exact RCV.NXT match resets; in window -> challenge ACK).

@@ -15,9 +15,12 @@
 // - the connection's writeMapped() tags bytes so every (re)transmission of them reports
 //   the same tag [DSS mapping of subflow bytes to data sequence numbers];
 // - the connection's destroy(error, { resetOptions }) sends a RST with options [MP_TCPRST];
-// - the connection's sendAck() asks for an ACK-only segment now [DATA_ACK, ADD_ADDR].
+// - the connection's sendAck() asks for an ACK-only segment now [DATA_ACK, ADD_ADDR];
+// - onReset: the options of a RST that closes the connection [MP_FASTCLOSE, MP_TCPRST];
+// - congestionController: the controller to use [coupled LIA/OLIA per subflow].
 
 import type { TcpOption } from '../wire/tcp-options.js';
+import type { CongestionController } from './congestion/controller.js';
 import type { ReceivedSegment } from './received-segment.js';
 import type { TcpState } from './state.js';
 
@@ -105,6 +108,12 @@ export interface TcpExtension {
 
   /** Options for a RST the extension asked for with 'reset'. */
   resetOptions?(): readonly TcpOption[] | undefined;
+
+  /**
+   * The congestion controller for this connection instead of the configured one [MPTCP's
+   * coupled LIA/OLIA, RFC 6356: one per subflow, linked through the MPTCP connection].
+   */
+  congestionController?(mss: number): CongestionController | undefined;
 
   /** The connection changed state (TCP's own events follow through the handler). */
   onStateChange?(state: TcpState): void;

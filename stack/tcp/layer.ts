@@ -396,7 +396,6 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
       noDelay: o.noDelay ?? !c.nagle,
       keepAliveInitialDelayMs: o.keepAliveInitialDelayMs,
       congestionControl: o.congestionControl ?? c.congestionControl,
-      congestionController: o.congestionController,
       sendBufferBytes: o.sendBufferBytes ?? c.sendBufferBytes,
       receiveBufferBytes: o.receiveBufferBytes ?? c.receiveBufferBytes,
       extension,

@@ -126,6 +126,19 @@ export class TcpTrace {
     return this.outputs.splice(0);
   }
 
+  /** Runs timers one by one until the host sends something (or `limit`); returns the first segment. */
+  recvNext(limit: number): Seg | undefined {
+    this.drain();
+    while (this.outputs.length === 0) {
+      const t = this.host.nextTimeout();
+      if (t === undefined || t > limit) break;
+      this.now = Math.max(this.now, t);
+      this.host.onTimeout(this.now);
+      this.drain();
+    }
+    return this.outputs.shift();
+  }
+
   /** Exactly one segment was sent (by `until`); returns it. */
   recvOne(until = this.now): Seg {
     const segs = this.recv(until);

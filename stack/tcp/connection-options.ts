@@ -51,9 +51,9 @@ export interface ListenOptions extends ConnectionOptions {
   /**
    * Called for every SYN (and for the ACK completing a SYN-cookie handshake, whose options
    * carry what the SYN did): an extension for the new connection, none, or 'reset' to
-   * refuse it with a RST.
+   * refuse it with a RST (with these options: { resetWith }).
    */
-  extension?: (syn: IncomingSyn) => TcpExtension | 'reset' | { reset: readonly TcpOption[] } | undefined;
+  extension?: (syn: IncomingSyn) => TcpExtension | 'reset' | { resetWith: readonly TcpOption[] } | undefined;
 }
 
 /**

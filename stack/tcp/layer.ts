@@ -285,8 +285,8 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
     const local = copyBytes(p.dst, 0, p.dst.length);
     const remote = copyBytes(p.src, 0, p.src.length);
     const ext = listener.extensionFor?.({ segment: seg, localAddress: local, remoteAddress: remote });
-    if (ext === 'reset' || (ext !== undefined && 'reset' in ext)) {
-      sendResetFor(this.host, p.dst, p.src, seg, now, ext === 'reset' ? undefined : ext.reset);
+    if (ext === 'reset' || (ext !== undefined && 'resetWith' in ext)) {
+      sendResetFor(this.host, p.dst, p.src, seg, now, ext === 'reset' ? undefined : ext.resetWith);
       return;
     }
     const tuple: FourTuple = { localAddress: local, localPort: seg.dstPort, remoteAddress: remote, remotePort: seg.srcPort };
@@ -370,8 +370,8 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
     }
     const echo = this.config.timestamps && seg.hasTimestamps ? cookieOptionsFromEcho(seg.tsEcr) : undefined;
     const ext = listener.extensionFor?.({ segment: seg, localAddress: local, remoteAddress: remote });
-    if (ext === 'reset' || (ext !== undefined && 'reset' in ext)) {
-      sendResetFor(this.host, p.dst, p.src, seg, now, ext === 'reset' ? undefined : ext.reset);
+    if (ext === 'reset' || (ext !== undefined && 'resetWith' in ext)) {
+      sendResetFor(this.host, p.dst, p.src, seg, now, ext === 'reset' ? undefined : ext.resetWith);
       return true;
     }
     this.counters.synCookiesValid++;

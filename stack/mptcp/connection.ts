@@ -25,6 +25,7 @@ import {
 } from '../wire/mptcp-options.js';
 import type { TcpOption } from '../wire/tcp-options.js';
 import { addAddrHmac, dssChecksum, keyToTokenAndIdsn, macEquals } from './crypto.js';
+import { CoupledCongestionControl } from './coupled-cc.js';
 import { DataSender } from './data-sender.js';
 import { DsnSpace } from './dsn.js';
 import type { DataMapping } from './mapping.js';
@@ -103,6 +104,8 @@ export class MptcpConnection {
   readonly scheduler: MptcpSchedulerName;
   readonly congestionControl: MptcpCongestionControl;
   readonly subflows: Subflow[] = [];
+  /** Coupled congestion control of the subflows (RFC 6356), absent when uncoupled. */
+  readonly coupled: CoupledCongestionControl | undefined;
   readonly events: MptcpEventLog;
   /** Why the connection failed, once it did. */
   error: TcpError | undefined = undefined;
@@ -165,6 +168,8 @@ export class MptcpConnection {
     this.checksum = options.checksum ?? this.config.checksum;
     this.scheduler = options.scheduler ?? this.config.scheduler;
     this.congestionControl = options.congestionControl ?? this.config.congestionControl;
+    const tcp = owner.tcpConfig;
+    this.coupled = this.congestionControl === 'uncoupled' ? undefined : new CoupledCongestionControl(this.congestionControl, { initialCwndSegments: tcp.initialCwndSegments, hystart: tcp.hystart });
     this.send = new DataSender(options.sendBufferBytes ?? owner.tcpConfig.sendBufferBytes);
     this.receiveBufferBytes = options.receiveBufferBytes ?? owner.tcpConfig.receiveBufferMaxBytes;
     this.currentState = role === 'client' ? 'SYN_SENT' : 'SYN_RECEIVED';
@@ -186,6 +191,11 @@ export class MptcpConnection {
   /** Plain TCP after a fallback (RFC 8684 3.7). */
   get fallback(): boolean {
     return this.fellBack;
+  }
+
+  /** Our DATA_FIN is queued or the connection is gone: no new subflows are worth opening. */
+  get closing(): boolean {
+    return this.send.finQueued || this.closed;
   }
 
   get fallbackCause(): string | undefined {
@@ -643,12 +653,15 @@ export class MptcpConnection {
     void dataOffset;
   }
 
-  /** MP_FASTCLOSE with our key (RFC 8684 3.5): the connection is gone. */
-  onFastclose(key: bigint): boolean {
-    if (key !== this.localKey) return false;
+  /**
+   * MP_FASTCLOSE with our key (RFC 8684 3.5): the connection is gone; every other subflow is
+   * reset (`via`, when it came on a RST, is closing already).
+   */
+  onFastclose(key: bigint, via: Subflow | undefined): boolean {
+    if (key !== this.localKey || this.closed) return false;
     this.counters.fastcloseReceived = true;
     this.events.record(this.now, { kind: 'fastclose' });
-    for (const sf of this.subflows) if (!sf.closed) sf.abort(MP_TCPRST_UNSPECIFIED, false);
+    for (const sf of this.subflows) if (!sf.closed && sf !== via) sf.abort(MP_TCPRST_UNSPECIFIED, false);
     this.finish(new TcpError('ECONNRESET', 'MP_FASTCLOSE from the peer'));
     return true;
   }

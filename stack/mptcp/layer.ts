@@ -17,6 +17,7 @@ import { TimerHeap, type TimerOwner } from '../tcp/timer-heap.js';
 import { parseAddress, type IpAddress } from '../wire/address.js';
 import { MP_TCPRST_MPTCP_ERROR } from '../wire/mptcp-options.js';
 import { TCP_ACK } from '../wire/tcp.js';
+import type { TcpOption } from '../wire/tcp-options.js';
 import { MptcpConnection, type MptcpConnectionOptions, type MptcpConnectionOwner } from './connection.js';
 import { MptcpEventLog, type MptcpEventListener } from './events.js';
 import { acceptableMpCapable, mptcpOptionsOf } from './options.js';
@@ -196,7 +197,7 @@ export class MptcpLayer implements MptcpConnectionOwner {
 
   // ---- passive side --------------------------------------------------------------------
 
-  private onSyn(syn: IncomingSyn, options: MptcpConnectionOptions): TcpExtension | 'reset' | undefined {
+  private onSyn(syn: IncomingSyn, options: MptcpConnectionOptions): TcpExtension | { resetWith: TcpOption[] } | undefined {
     const seg = syn.segment;
     // A SYN-cookie ACK carries no SYN options to decide on: plain TCP (Linux keeps MPTCP
     // state in cookies; we do not).
@@ -254,9 +255,8 @@ export class MptcpLayer implements MptcpConnectionOwner {
   }
 
   /** A listener's refusal: a RST carrying MP_TCPRST with `reason` (RFC 8684 3.6). */
-  private resetWith(reason: number): 'reset' {
-    void reason;
-    return 'reset';
+  private resetWith(reason: number): { resetWith: TcpOption[] } {
+    return { resetWith: [{ kind: 'mptcp', option: { subtype: 'mpTcpRst', flags: 0, reason } }] };
   }
 
   // ---- bookkeeping ---------------------------------------------------------------------

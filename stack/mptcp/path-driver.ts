@@ -112,6 +112,11 @@ export class PathDriver {
     for (const a of this.pm.poll(now)) {
       switch (a.kind) {
         case 'open-subflow': {
+          // A closing connection opens no more subflows: the pair rests until a link event.
+          if (c.closing) {
+            this.pm.onSubflowClosed(a.pathId, 'rejected', now);
+            break;
+          }
           const sf = c.openJoin(a.pathId, a.local, a.localId, a.remote, a.remoteId, a.port, a.backup);
           if (!sf) this.pm.onSubflowClosed(a.pathId, 'failed', now);
           break;

@@ -5,6 +5,7 @@
 // the subflow-specific signals (MP_PRIO, MP_FAIL, MP_TCPRST). Everything at the data level
 // (DATA_ACK, reassembly, keys, address signals) is the connection's (connection.ts).
 
+import type { CongestionController } from '../tcp/congestion/controller.js';
 import type { TcpConnection } from '../tcp/connection.js';
 import type { IncomingVerdict, OutgoingSegment, TcpExtension } from '../tcp/extension.js';
 import type { ReceivedSegment } from '../tcp/received-segment.js';
@@ -23,6 +24,7 @@ import { TCP_SYN } from '../wire/tcp.js';
 import type { TcpOption } from '../wire/tcp-options.js';
 import { joinAckHmac, joinSynAckHmac, macEquals } from './crypto.js';
 import type { MptcpConnection } from './connection.js';
+import type { CoupledSubflowController } from './coupled-cc.js';
 import { mappingChecksumOk, mappingFromWire, ReceiveMappings, SendMappings, type DataMapping } from './mapping.js';
 import type { SubflowCloseReason } from './path-manager.js';
 import { acceptableMpCapable, DSS_MAX_LENGTH, mpCapableAck, mpCapableHandshake, mptcpOptionsOf, padded, paddedLength } from './options.js';
@@ -98,6 +100,10 @@ export class Subflow implements TcpExtension {
   private ackOnAttach = false;
 
   private readonly meta: MptcpConnection;
+  /** This subflow's share of the coupled congestion control. */
+  private cc: CoupledSubflowController | undefined = undefined;
+  /** The key of an MP_FASTCLOSE that came on the RST closing this subflow. */
+  private fastcloseKey: bigint | undefined = undefined;
   private readonly nonce: number;
   private remoteNonce = 0;
   private iss = 0;
@@ -437,7 +443,8 @@ export class Subflow implements TcpExtension {
           m.onMpFail(this, o.dsn);
           break;
         case 'mpFastclose':
-          if (m.onFastclose(o.receiverKey)) return 'drop';
+          // RFC 8684 3.5 option A: MP_FASTCLOSE on an ACK; we answer with RSTs on every subflow.
+          if (m.onFastclose(o.receiverKey, undefined)) return 'drop';
           break;
         case 'mpTcpRst':
           this.peerResetReason = o.reason;
@@ -490,6 +497,21 @@ export class Subflow implements TcpExtension {
     void seq;
   }
 
+  congestionController(mss: number): CongestionController | undefined {
+    const group = this.meta.coupled;
+    if (!group) return undefined;
+    this.cc = group.addSubflow(mss);
+    return this.cc;
+  }
+
+  onReset(seg: ReceivedSegment): void {
+    for (const o of mptcpOptionsOf(seg.options())) {
+      if (o.subtype === 'mpTcpRst') this.peerResetReason = o.reason;
+      // RFC 8684 3.5: Linux sends MP_FASTCLOSE on a RST on every subflow.
+      else if (o.subtype === 'mpFastclose') this.fastcloseKey = o.receiverKey;
+    }
+  }
+
   receiveWindow(): number | undefined {
     return this.meta.receiveWindow;
   }
@@ -497,6 +519,8 @@ export class Subflow implements TcpExtension {
   onStateChange(state: TcpState): void {
     if (state === 'CLOSED') {
       this.closed = true;
+      if (this.cc) this.meta.coupled?.removeSubflow(this.cc);
+      if (this.fastcloseKey !== undefined && this.meta.onFastclose(this.fastcloseKey, this)) return;
       this.meta.onSubflowClosed(this);
     } else if (state === 'ESTABLISHED') {
       this.meta.onSubflowTcpEstablished(this);

@@ -10,8 +10,8 @@ export type RxDropReason =
   | 'notForUs' // destination is none of our addresses (hosts do not forward)
   | 'badSource' // multicast, broadcast, unspecified or loopback source (RFC 1122 3.2.1.3, RFC 4291 2.5.2)
   | 'fragment' // IP fragments are not reassembled (see docs/architecture.md)
-  | 'ipv6Option' // an unknown IPv6 option whose type says "discard" (RFC 8200 4.2)
-  | 'ipv6Routing' // a routing header with segments left: we are not its final destination
+  | 'ipv6Option' // an unknown IPv6 option whose type says "discard" (RFC 8200 4.2; parameter problem sent for types 1x)
+  | 'ipv6Routing' // a routing header with segments left: we know no routing type (parameter problem sent, RFC 8200 4.4)
   | 'noTransport' // no handler for the protocol (protocol unreachable sent)
   | 'icmpUnhandled' // an ICMP message we neither answer nor deliver
   | 'icmpForged' // an ICMP error quoting a packet we could not have sent

@@ -32,7 +32,7 @@ import { TCP_MIN_HEADER_LENGTH, TCP_PROTOCOL, TcpView } from '../wire/tcp.js';
 import { HostCounters, type RxDropReason } from './counters.js';
 import { finishPartialChecksum, segmentSuperPacket } from './gso.js';
 import { IPPROTO_ICMP } from '../wire/icmpv4.js';
-import { IPPROTO_ICMPV6 } from '../wire/icmpv6.js';
+import { ICMPV6_CODE_ERRONEOUS_HEADER, ICMPV6_CODE_UNRECOGNIZED_OPTION, IPPROTO_ICMPV6 } from '../wire/icmpv6.js';
 import { IcmpLayer } from './icmp.js';
 import { IcmpRateLimiter } from './icmp-ratelimit.js';
 import { InterfaceTable, type NetInterface } from './interfaces.js';
@@ -645,9 +645,23 @@ export class Host {
         }
         for (const h of chain.value.headers) {
           if (h.kind === 'fragment' && (h.fragmentOffset !== 0 || h.moreFragments)) return this.drop('fragment');
-          if (h.kind === 'routing' && h.segmentsLeft > 0) return this.drop('ipv6Routing');
-          if ((h.kind === 'hopByHop' || h.kind === 'destinationOptions') && h.options.some((o) => ipv6OptionAction(o.type) !== 'skip')) {
-            return this.drop('ipv6Option');
+          if (h.kind === 'routing' && h.segmentsLeft > 0) {
+            // RFC 8200 4.4: we know no routing type (type 0 is deprecated, RFC 5095): point at it.
+            this.drop('ipv6Routing');
+            const pointer = h.data.byteOffset - packet.byteOffset - 2;
+            return this.icmp.sendParameterProblem({ family: 6, src: v.src, dst: v.dst }, packet.subarray(0, end), now, ICMPV6_CODE_ERRONEOUS_HEADER, pointer);
+          }
+          if (h.kind === 'hopByHop' || h.kind === 'destinationOptions') {
+            for (const o of h.options) {
+              const action = ipv6OptionAction(o.type);
+              if (action === 'skip') continue;
+              this.drop('ipv6Option');
+              // RFC 8200 4.2: types 10xxxxxx and 11xxxxxx (our destination is never multicast)
+              // are reported, pointing at the option's type byte; 01xxxxxx is dropped silently.
+              if (action === 'discard') return;
+              const pointer = o.data.byteOffset - packet.byteOffset - 2;
+              return this.icmp.sendParameterProblem({ family: 6, src: v.src, dst: v.dst }, packet.subarray(0, end), now, ICMPV6_CODE_UNRECOGNIZED_OPTION, pointer);
+            }
           }
           headers.push(h);
         }

@@ -4,7 +4,7 @@
 // to the transport that sent the invoking packet, found by parsing the quoted packet.
 
 import type { IpAddress, IpFamily } from '../wire/address.js';
-import { extensionHeaderLength } from '../wire/ipv6-ext.js';
+import { IPV6_MAX_EXTENSION_HEADERS, extensionHeaderLength, parseExtensionHeaders } from '../wire/ipv6-ext.js';
 import {
   emitIcmpv4,
   ICMPV4_CODE_FRAGMENTATION_NEEDED,
@@ -19,13 +19,14 @@ import {
   emitIcmpv6,
   ICMPV6_CODE_PORT_UNREACHABLE,
   ICMPV6_CODE_UNRECOGNIZED_NEXT_HEADER,
+  ICMPV6_ECHO_REQUEST,
   IPPROTO_ICMPV6,
   parseIcmpv6,
   verifyIcmpv6Checksum,
   type Icmpv6Repr,
 } from '../wire/icmpv6.js';
 import { parseIpv4Quoted } from '../wire/ipv4.js';
-import { parseIpv6Quoted } from '../wire/ipv6.js';
+import { IPV6_HEADER_LENGTH, parseIpv6Quoted } from '../wire/ipv6.js';
 import { ok, wireError, type ParseResult } from '../wire/result.js';
 import type { HostCounters, RxDropReason } from './counters.js';
 import type { IcmpErrorReport, InboundPacket, SendRequest, SendResult, TransportHandler } from './host.js';
@@ -51,6 +52,9 @@ export interface IcmpHost {
 const MAX_ERROR_PACKET = { 4: 576, 6: 1280 } as const;
 const IP_HEADER = { 4: 20, 6: 40 } as const;
 const ICMP_ERROR_HEADER = 8;
+
+/** Who a generated error goes back to: the source of the invoking packet, from the address it was sent to. */
+export type ErrorTarget = Pick<InboundPacket, 'family' | 'src' | 'dst'>;
 
 /** RFC 1191 7: MTU plateaus, for a Fragmentation Needed from a router that left the MTU field 0. */
 const MTU_PLATEAUS = [32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68];
@@ -81,7 +85,7 @@ export class IcmpLayer {
   }
 
   /** Port unreachable for a datagram no socket wanted (RFC 1122 3.2.2.1, RFC 4443 3.1). */
-  sendPortUnreachable(p: InboundPacket, ipPacket: Uint8Array, now: number): void {
+  sendPortUnreachable(p: ErrorTarget, ipPacket: Uint8Array, now: number): void {
     this.sendError(p, ipPacket, now, (invoking) =>
       p.family === 4
         ? { kind: 'destinationUnreachable', code: ICMPV4_CODE_PORT_UNREACHABLE, nextHopMtu: 0, invoking }
@@ -101,7 +105,16 @@ export class IcmpLayer {
     const l4Offset = p.l4.byteOffset - ipPacket.byteOffset;
     // The Next Header field is byte 6 of the fixed header, or the first byte of the last extension header.
     const pointer = last ? l4Offset - extensionHeaderLength(last) : 6;
-    this.sendError(p, ipPacket, now, (invoking) => ({ kind: 'parameterProblem', code: ICMPV6_CODE_UNRECOGNIZED_NEXT_HEADER, pointer, invoking }));
+    this.sendParameterProblem(p, ipPacket, now, ICMPV6_CODE_UNRECOGNIZED_NEXT_HEADER, pointer);
+  }
+
+  /**
+   * ICMPv6 parameter problem (RFC 4443 3.4) with `pointer` at the octet of the invoking
+   * packet in error: an unrecognized option (RFC 8200 4.2, code 2), routing type (4.4, code
+   * 0) or next header (4, code 1).
+   */
+  sendParameterProblem(p: ErrorTarget, ipPacket: Uint8Array, now: number, code: number, pointer: number): void {
+    this.sendError(p, ipPacket, now, (invoking) => ({ kind: 'parameterProblem', code, pointer, invoking }));
   }
 
   private dispatch(p: InboundPacket, m: Icmpv4Repr | Icmpv6Repr, now: number): void {
@@ -176,8 +189,10 @@ export class IcmpLayer {
   }
 
   /** Sends the error `build` makes from the quoted invoking packet, unless the rate limit says no. */
-  private sendError(p: InboundPacket, ipPacket: Uint8Array, now: number, build: (quote: Uint8Array) => Icmpv4Repr | Icmpv6Repr): void {
+  private sendError(p: ErrorTarget, ipPacket: Uint8Array, now: number, build: (quote: Uint8Array) => Icmpv4Repr | Icmpv6Repr): void {
     const c = this.host.counters;
+    // RFC 1122 3.2.2, RFC 4443 2.4(e.1): never an error about an error (two hosts could bounce them forever).
+    if (isIcmpError(p.family, ipPacket)) return;
     if (!this.limiter.allow(p.src, now)) {
       c.icmpRateLimited++;
       return;
@@ -210,6 +225,41 @@ function parseInvoking(family: IpFamily, invoking: Uint8Array): ParseResult<Icmp
   if (!r.ok) return r;
   const { repr, payload } = r.value;
   return ok({ src: repr.src, dst: repr.dst, protocol: repr.upperProtocol, l4Header: payload, length: 40 + (repr.payloadLength ?? 0) });
+}
+
+// RFC 792: the ICMPv4 types that are informational (echo, timestamp, information, address
+// mask); like Linux (icmp_pointers), every other type, unknown ones included, counts as an error.
+const ICMPV4_INFORMATIONAL: ReadonlySet<number> = new Set([0, 8, 13, 14, 15, 16, 17, 18]);
+
+/**
+ * Whether the (validated) packet is an ICMP error message, or an ICMP message whose type
+ * cannot be read (Linux's icmp_send and is_ineligible answer neither). A fragment after
+ * the first carries no ICMP header, so it is not one.
+ */
+function isIcmpError(family: IpFamily, ipPacket: Uint8Array): boolean {
+  if (family === 4) {
+    if (ipPacket[9] !== IPPROTO_ICMP || (((ipPacket[6]! << 8) | ipPacket[7]!) & 0x1fff) !== 0) return false;
+    const type = ipPacket[(ipPacket[0]! & 0x0f) * 4];
+    return type === undefined || !ICMPV4_INFORMATIONAL.has(type);
+  }
+  // Walk to the upper layer through atomic fragment headers (each one ends a parse), no
+  // further than the host accepts; a chain that does not parse has no readable ICMP type.
+  let next = ipPacket[6]!;
+  let at = IPV6_HEADER_LENGTH;
+  for (let walks = 0; ; walks++) {
+    if (walks === IPV6_MAX_EXTENSION_HEADERS) return false;
+    const chain = parseExtensionHeaders(ipPacket, next, at, ipPacket.length);
+    if (!chain.ok) return false;
+    next = chain.value.upperProtocol;
+    at = chain.value.upperOffset;
+    const last = chain.value.headers[chain.value.headers.length - 1];
+    if (last?.kind !== 'fragment') break;
+    if (last.fragmentOffset !== 0) return false;
+  }
+  if (next !== IPPROTO_ICMPV6) return false;
+  const type = ipPacket[at];
+  // RFC 4443 2.1: types 0-127 are errors, 128-255 informational.
+  return type === undefined || type < ICMPV6_ECHO_REQUEST;
 }
 
 function protocolOf(family: IpFamily): number {

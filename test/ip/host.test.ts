@@ -165,7 +165,38 @@ suite('Host: malformed and unwanted input is counted and dropped, never thrown',
     host.input(eth, ipv6('2001:db8:9::9', '2001:db8::1', 17, d6(), [buildOptionsHeader('destinationOptions', [{ type: 0x11, data: new Uint8Array([1, 97, 0]) }])]), 0);
     expect(host.counters.rxDropped).toMatchObject({ fragment: 2, badSource: 2, ipv6Option: 1, ipv6Routing: 1 });
     expect(sock.socket.pending).toBe(2);
-    expect(drain(host)).toEqual([]);
+    // RFC 8200 4.2 (option type 10xxxxxx) and 4.4 (no routing type is known here): parameter problems.
+    expect(drain(host).map((l) => l.replace(/ \[.*\] /, ' [..] '))).toEqual([
+      '2001:db8::1 > 2001:db8:9::9 hlim=64 icmpv6 parameterProblem code=2 pointer=42 [..] quoted=57',
+      '2001:db8::1 > 2001:db8:9::9 hlim=64 icmpv6 parameterProblem code=0 pointer=42 [..] quoted=73',
+    ]);
+  });
+
+  it('answers unknown IPv6 options by their type bits, pointing at the option (RFC 8200 4.2), never to an ICMPv6 error', () => {
+    const { host, eth } = makeHost();
+    const sock = new UdpLayer(host).bind({ family: 6, port: 53 });
+    if (!sock.ok) throw new Error(sock.message);
+    const src = '2001:db8:9::9';
+    const dst = '2001:db8::1';
+    const dstopts = (...types: number[]) => buildOptionsHeader('destinationOptions', types.map((type) => ({ type, data: new Uint8Array(1) })));
+    const withOptions = (...types: number[]) => ipv6(src, dst, 17, udp(src, dst, 5000, 53, 'x'), [dstopts(...types)]);
+    host.input(eth, withOptions(0x01, 0x11, 0x3e), 0); // PadN, a name option, another 00 type: skipped, delivered
+    host.input(eth, withOptions(0x11, 0x41), 0); // 01: discard silently
+    host.input(eth, withOptions(0x11, 0xc1), 0); // 11: discard, report (our destination is never multicast)
+    const hbh = buildOptionsHeader('hopByHop', [{ type: 0x85, data: new Uint8Array(4) }]);
+    host.input(eth, ipv6(src, dst, 17, udp(src, dst, 5000, 53, 'x'), [hbh]), 0); // 10: discard, report
+    // An ICMPv6 error is never answered with one (RFC 4443 2.4(e.1)); an echo request is.
+    const unreachable = icmpv6({ kind: 'destinationUnreachable', code: 4, invoking: ipv6(dst, src, 17, udp(dst, src, 53, 5000, 'y')) }, src, dst);
+    host.input(eth, ipv6(src, dst, 58, unreachable, [dstopts(0x81)]), 0);
+    const echo = icmpv6({ kind: 'echoRequest', identifier: 1, sequence: 1, data: new Uint8Array(4) }, src, dst);
+    host.input(eth, ipv6(src, dst, 58, echo, [dstopts(0x81)]), 0);
+    expect(sock.socket.pending).toBe(1);
+    expect(host.counters.rxDropped.ipv6Option).toBe(5);
+    expect(drain(host).map((l) => l.replace(/ \[.*\] /, ' [..] '))).toEqual([
+      '2001:db8::1 > 2001:db8:9::9 hlim=64 icmpv6 parameterProblem code=2 pointer=45 [..] quoted=57',
+      '2001:db8::1 > 2001:db8:9::9 hlim=64 icmpv6 parameterProblem code=2 pointer=42 [..] quoted=57',
+      '2001:db8::1 > 2001:db8:9::9 hlim=64 icmpv6 parameterProblem code=2 pointer=42 [..] quoted=60',
+    ]);
   });
 
   it('limits the extension header chain to 8 headers, atomic fragments included (RFC 8504 5.3)', () => {

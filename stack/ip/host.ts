@@ -599,7 +599,7 @@ export class Host {
     const v = r.value;
     if (!verifyIpv4HeaderChecksum(v)) return this.counters.parseError(wireError('ipv4', 'BAD_CHECKSUM', 'header checksum'));
     if (!this.interfaces.owner(v.dst)) return this.drop('notForUs');
-    if (badSource(v.src)) return this.drop('badSource');
+    if (badSource(v.src) || this.interfaces.isDirectedBroadcast4(v.srcU32)) return this.drop('badSource');
     if (v.moreFragments || v.fragmentOffset !== 0) return this.drop('fragment');
     this.deliver(
       {

@@ -3,6 +3,7 @@
 // ours, whatever interface it came in on.
 
 import { addressKey, familyOf, type IpAddress, type IpFamily } from '../wire/address.js';
+import { readU32 } from '../wire/bytes.js';
 
 export interface InterfaceAddress {
   readonly address: IpAddress;
@@ -27,6 +28,8 @@ export class InterfaceTable {
   private readonly byIndex = new Map<number, NetInterface>();
   // Local address -> interface owning it; makes "is this packet for us" one lookup.
   private readonly local = new Map<string, NetInterface>();
+  // Directed broadcast address of each IPv4 prefix we have (as a u32) -> addresses on it.
+  private readonly broadcasts4 = new Map<number, number>();
   private nextIndex = 1;
 
   add(name: string, mtu: number): NetInterface {
@@ -56,6 +59,8 @@ export class InterfaceTable {
     const entry: InterfaceAddress = { address: address.slice(), prefixLength, family };
     iface.addresses.push(entry);
     this.local.set(key, iface);
+    const broadcast = directedBroadcast(entry);
+    if (broadcast !== undefined) this.broadcasts4.set(broadcast, (this.broadcasts4.get(broadcast) ?? 0) + 1);
     return entry;
   }
 
@@ -67,7 +72,18 @@ export class InterfaceTable {
     if (at < 0) return undefined;
     const [removed] = iface.addresses.splice(at, 1);
     this.local.delete(key);
+    const broadcast = directedBroadcast(removed!);
+    if (broadcast !== undefined) {
+      const left = this.broadcasts4.get(broadcast)! - 1;
+      if (left > 0) this.broadcasts4.set(broadcast, left);
+      else this.broadcasts4.delete(broadcast);
+    }
     return removed;
+  }
+
+  /** True when `u32` (an IPv4 address as a number) is the directed broadcast address of one of our prefixes. */
+  isDirectedBroadcast4(u32: number): boolean {
+    return this.broadcasts4.size > 0 && this.broadcasts4.has(u32);
   }
 
   /** The interface that owns `address`, when it is one of ours. */
@@ -85,4 +101,13 @@ export class InterfaceTable {
     if (!iface) throw new Error(`no interface ${ifIndex}`);
     return iface;
   }
+}
+
+/**
+ * RFC 1122 3.2.1.3 (c)/(d): { <prefix>, -1 } broadcasts to the prefix, as a u32. A /31 (RFC
+ * 3021) and a /32 have none.
+ */
+function directedBroadcast(a: InterfaceAddress): number | undefined {
+  if (a.family !== 4 || a.prefixLength > 30) return undefined;
+  return (readU32(a.address, 0) | (0xffffffff >>> a.prefixLength)) >>> 0;
 }

@@ -172,6 +172,25 @@ suite('Host: malformed and unwanted input is counted and dropped, never thrown',
     ]);
   });
 
+  it('drops a source that is the directed broadcast of one of our IPv4 prefixes, and sends it no error (RFC 1122 3.2.1.3)', () => {
+    const { host, eth } = makeHost();
+    host.addAddress(eth, '10.1.0.1', 16);
+    host.addAddress(eth, '10.2.0.1', 31); // RFC 3021: a /31 has no broadcast address
+    new UdpLayer(host);
+    for (const src of ['10.0.0.255', '10.1.255.255', '10.2.0.0', '10.0.0.254', '10.1.0.255'])
+      host.input(eth, ipv4(src, '10.0.0.1', 17, udp(src, '10.0.0.1', 5000, 9, 'x')), 0);
+    expect(host.counters.rxDropped).toMatchObject({ badSource: 2, noSocket: 3 });
+    expect(drain(host).map((l) => l.split(' [')[0])).toEqual([
+      '10.0.0.1 > 10.2.0.0 ttl=64 icmp destinationUnreachable code=3',
+      '10.0.0.1 > 10.0.0.254 ttl=64 icmp destinationUnreachable code=3',
+      '10.0.0.1 > 10.1.0.255 ttl=64 icmp destinationUnreachable code=3',
+    ]);
+    // The broadcast address goes with the last address of its prefix.
+    host.removeAddress(eth, '10.1.0.1');
+    host.input(eth, ipv4('10.1.255.255', '10.0.0.1', 17, udp('10.1.255.255', '10.0.0.1', 5000, 9, 'x')), 0);
+    expect(host.counters.rxDropped.badSource).toBe(2);
+  });
+
   it('answers unknown IPv6 options by their type bits, pointing at the option (RFC 8200 4.2), never to an ICMPv6 error', () => {
     const { host, eth } = makeHost();
     const sock = new UdpLayer(host).bind({ family: 6, port: 53 });

@@ -146,4 +146,28 @@ describe('SimNetwork', () => {
     net.addHost({ name: 'stuck', input() {}, pollTransmit: () => undefined, nextTimeout: () => 5, onTimeout() {} });
     expect(() => net.run(10)).toThrow(/stuck keeps asking for a timer at 5 ms/);
   });
+  it('gives each duplicate its own bytes, as a wire would: a receiver may change a packet in place', () => {
+    const net = new SimNetwork(2);
+    const a = net.addHost(new Pinger('a', 1, 10));
+    const seen: number[][] = [];
+    const b = net.addHost(
+      Object.assign(new Pinger('b'), {
+        input(_ifIndex: number, packet: Uint8Array) {
+          seen.push([packet[0]!, packet[1]!, packet[99]!]);
+          packet.fill(0xee); // a receiver that decrypts or rewrites in place
+        },
+      }),
+    );
+    const sent: Uint8Array[] = [];
+    net.onTrace((e) => {
+      if (e.kind === 'sent') sent.push(e.packet.slice());
+    });
+    net.connect({ host: a, ifIndex: 1 }, { host: b, ifIndex: 1 }, { delayMs: 5, duplicateRate: 1 });
+    net.run(100);
+    expect(seen).toEqual([
+      [0, 0, 0],
+      [0, 0, 0],
+    ]);
+    expect(sent).toHaveLength(1);
+  });
 });

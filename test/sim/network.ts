@@ -279,7 +279,10 @@ export class SimNetwork {
     const lostBefore = imp.stats.lost;
     const arrivals = imp.schedule(packet.length, this.clock);
     if (arrivals.length === 0) return this.drop(path, direction, packet, imp.stats.lost > lostBefore ? 'loss' : 'queue');
-    for (const time of arrivals) this.queue.push({ time, path, direction, epoch: path.epoch, packet });
+    // A duplicate gets its own bytes, as on a wire: the receiver may change a packet in place.
+    for (let i = 0; i < arrivals.length; i++) {
+      this.queue.push({ time: arrivals[i]!, path, direction, epoch: path.epoch, packet: i === 0 ? packet : packet.slice() });
+    }
   }
 
   private deliver(d: Delivery): void {

@@ -76,7 +76,7 @@ export interface DnsQueryHandle {
 }
 
 interface Waiter {
-  callback: (r: DnsResult) => void;
+  callback: (r: DnsResult, now: number) => void;
   active: boolean;
 }
 
@@ -144,8 +144,6 @@ export class DnsResolver implements TimerClient {
   private readonly shared = new Map<string, Query>();
   /** Index of the server a new query asks first. */
   private preferred = 0;
-  /** The latest time seen, for work that starts inside a callback (lookupBoth's fallback). */
-  private clock = 0;
   private readonly removeTimerClient: () => void;
 
   constructor(
@@ -166,21 +164,21 @@ export class DnsResolver implements TimerClient {
   }
 
   /**
-   * Looks up `name` (A, AAAA or ANY) and calls `callback` once with the result: at once for
-   * a cached answer or an invalid name, else when an answer arrives or every try failed.
+   * Looks up `name` (A, AAAA or ANY) and calls `callback` once with the result and the time
+   * it came: at once for a cached answer or an invalid name, else when an answer arrives or
+   * every try failed.
    */
-  resolve(name: string, type: QueryType, now: number, callback: (r: DnsResult) => void): DnsQueryHandle {
-    this.advance(now);
+  resolve(name: string, type: QueryType, now: number, callback: (r: DnsResult, now: number) => void): DnsQueryHandle {
     this.counters.lookups++;
     const n = normalizeName(name);
     if (!n.ok) {
-      callback({ ok: false, name, type, code: 'EBADNAME', message: n.message, fromCache: false });
+      callback({ ok: false, name, type, code: 'EBADNAME', message: n.message, fromCache: false }, now);
       return NOOP_HANDLE;
     }
     const cached = this.cache.get(n.value, type, now);
     if (cached) {
       this.counters.cacheHits++;
-      callback(cached);
+      callback(cached, now);
       return NOOP_HANDLE;
     }
     const waiter: Waiter = { callback, active: true };
@@ -200,21 +198,21 @@ export class DnsResolver implements TimerClient {
    * `onAnswer` as it arrives; with dns.lookupWithAny one ANY query whose addresses are
    * split by family (and the pair asked after all when the ANY answer holds no address).
    */
-  lookupBoth(name: string, now: number, onAnswer: (family: IpFamily, r: DnsResult) => void): DnsQueryHandle {
+  lookupBoth(name: string, now: number, onAnswer: (family: IpFamily, r: DnsResult, now: number) => void): DnsQueryHandle {
     const pair = (at: number): DnsQueryHandle => {
-      const six = this.resolve(name, 'AAAA', at, (r) => onAnswer(6, r));
-      const four = this.resolve(name, 'A', at, (r) => onAnswer(4, r));
+      const six = this.resolve(name, 'AAAA', at, (r, t) => onAnswer(6, r, t));
+      const four = this.resolve(name, 'A', at, (r, t) => onAnswer(4, r, t));
       return { cancel: () => (six.cancel(), four.cancel()) };
     };
     if (!this.config.lookupWithAny) return pair(now);
     let fallback: DnsQueryHandle | undefined;
-    const any = this.resolve(name, 'ANY', now, (r) => {
+    const any = this.resolve(name, 'ANY', now, (r, t) => {
       if (!r.ok && r.code === 'ENODATA') {
         // RFC 8482: a server may answer ANY with a stand-in record (HINFO "RFC8482").
-        fallback = pair(this.clock);
+        fallback = pair(t);
         return;
       }
-      for (const family of [6, 4] as const) onAnswer(family, splitFamily(r, family));
+      for (const family of [6, 4] as const) onAnswer(family, splitFamily(r, family), t);
     });
     return { cancel: () => (any.cancel(), fallback?.cancel()) };
   }
@@ -232,7 +230,6 @@ export class DnsResolver implements TimerClient {
   }
 
   onTimeout(now: number): void {
-    this.advance(now);
     for (const q of [...this.active]) {
       if (q.deadline > now || !this.active.has(q)) continue;
       this.counters.timeouts++;
@@ -254,7 +251,7 @@ export class DnsResolver implements TimerClient {
   private startQuery(name: string, type: QueryType, earlier: readonly string[], now: number, waiter: Waiter): Query | undefined {
     if (this.active.size >= this.config.maxOutstanding) {
       this.counters.limited++;
-      waiter.callback(this.failure(name, type, 'ENOBUFS', `${this.config.maxOutstanding} DNS queries in flight`));
+      waiter.callback(this.failure(name, type, 'ENOBUFS', `${this.config.maxOutstanding} DNS queries in flight`), now);
       return undefined;
     }
     this.counters.queries++;
@@ -331,7 +328,6 @@ export class DnsResolver implements TimerClient {
 
   private icmpError(q: Query, e: UdpSocketError): void {
     this.counters.icmpErrors++;
-    this.advance(e.at);
     if (!this.active.has(q)) return;
     q.lastError = { code: e.code, message: `ICMP ${e.icmp.kind} from the server` };
     // Only an error about the latest transmission moves on; one about an earlier is old news.
@@ -346,7 +342,6 @@ export class DnsResolver implements TimerClient {
     if (r.id !== q.id) return void c.wrongId++;
     if (!answersQuestion(r, q.name, q.type)) return void c.wrongQuestion++;
     const now = d.at;
-    this.advance(now);
     if (r.truncated) {
       c.truncated++;
       q.lastError = { code: 'ETRUNCATED', message: 'the answer was truncated (TC) and TCP is not used' };
@@ -401,14 +396,14 @@ export class DnsResolver implements TimerClient {
     this.counters.cnamesFollowed++;
     const waiters = q.waiters.splice(0);
     this.stop(q);
-    const deliver = (r: DnsResult): void => {
+    const deliver = (r: DnsResult, at: number): void => {
       const merged: DnsResult = { ...r, name: q.name, type: q.type, fromCache: false };
       if (merged.expiresAt !== undefined) merged.expiresAt = Math.min(merged.expiresAt, chainExpiresAt);
-      this.cache.put(merged, now);
-      for (const w of waiters) if (w.active) w.callback(merged);
+      this.cache.put(merged, at);
+      for (const w of waiters) if (w.active) w.callback(merged, at);
     };
     const cached = this.cache.get(target, q.type, now);
-    if (cached) return deliver(cached);
+    if (cached) return deliver(cached, now);
     // A chase never joins a shared query: two chains crossing each other would wait on each other.
     this.startQuery(target, q.type, earlier, now, { callback: deliver, active: true });
   }
@@ -417,7 +412,7 @@ export class DnsResolver implements TimerClient {
     const waiters = q.waiters.splice(0);
     this.stop(q);
     this.cache.put(result, now);
-    for (const w of waiters) if (w.active) w.callback(result);
+    for (const w of waiters) if (w.active) w.callback(result, now);
   }
 
   /** Forgets `q`: no more timers, its sockets closed (late answers then meet a closed port). */
@@ -427,10 +422,6 @@ export class DnsResolver implements TimerClient {
     if (this.shared.get(key) === q) this.shared.delete(key);
     for (const s of q.sockets.values()) s.close();
     q.sockets.clear();
-  }
-
-  private advance(now: number): void {
-    if (now > this.clock) this.clock = now;
   }
 
   private failure(name: string, type: QueryType, code: DnsErrorCode, message: string): DnsFailure {

@@ -33,7 +33,7 @@ export interface Verification {
 
 /** What verification needs from the resolver (DnsResolver has it). */
 export interface ForwardLookup {
-  resolve(name: string, type: QueryType, now: number, callback: (r: DnsResult) => void): DnsQueryHandle;
+  resolve(name: string, type: QueryType, now: number, callback: (r: DnsResult, now: number) => void): DnsQueryHandle;
   peek(name: string, type: QueryType, now: number): DnsResult | undefined;
 }
 

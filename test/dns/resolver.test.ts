@@ -269,7 +269,7 @@ describe('lookupBoth (RFC 8305 3)', () => {
   it('asks AAAA first, A right after, and reports each family as it arrives', () => {
     const w = dnsWorld({ zone: ZONE });
     const got: [number, string[], number][] = [];
-    w.resolver.lookupBoth('bob.lab.test', 0, (family, r) => got.push([family, texts(r), w.net.now]));
+    w.resolver.lookupBoth('bob.lab.test', 0, (family, r, at) => got.push([family, texts(r), at]));
     w.net.run(100);
     expect(w.queries.map((q) => q.question.type)).toEqual(['AAAA', 'A']);
     expect(got).toEqual([

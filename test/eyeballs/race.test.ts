@@ -341,7 +341,7 @@ describe('wired to the resolver on the simulated network', () => {
       w.net.now,
     );
     const removeTimer = w.client.addTimerClient(race);
-    w.resolver.lookupBoth('bob.lab.test', w.net.now, (family, r) => race.onAnswer(family, r, w.net.now));
+    w.resolver.lookupBoth('bob.lab.test', w.net.now, (family, r, at) => race.onAnswer(family, r, at));
     w.net.run(300);
     // Both answers at 10 ms (5 ms path); IPv6 first, IPv4 2 x 10 ms later, the second IPv6 250 ms after that.
     expect(started).toEqual([

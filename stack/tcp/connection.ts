@@ -168,6 +168,8 @@ export class TcpConnection implements TableEntry, TimerOwner {
   /** Application calls made output or events pending: run them at the next timer visit. */
   private pending = false;
   private ackNow = false;
+  /** sendAck() was called: a pure ACK goes out even if data segments carried the ACK. */
+  private pureAckWanted = false;
   private lastAckSent = 0;
   private lastOutOfWindowAck = -Infinity;
   private events = 0;
@@ -368,9 +370,14 @@ export class TcpConnection implements TableEntry, TimerOwner {
     this.owner.schedule(this);
   }
 
-  /** Send an ACK-only segment at the next opportunity (extension.ts: DATA_ACK, ADD_ADDR). */
+  /**
+   * Send an ACK-only segment at the next opportunity (extension.ts: DATA_ACK, ADD_ADDR), even
+   * when data segments leave first: an extension's signal may need the room only a pure ACK
+   * has (Linux mptcp_pm_send_ack calls tcp_send_ack).
+   */
   sendAck(): void {
     this.ackNow = true;
+    this.pureAckWanted = true;
     this.markPending();
   }
 
@@ -999,7 +1006,10 @@ export class TcpConnection implements TableEntry, TimerOwner {
       }
       s.updatePersist(now);
     }
-    if (this.ackNow && this.receiver !== undefined && state !== 'SYN_SENT' && state !== 'CLOSED' && state !== 'SYN_RECEIVED') this.sendPureAck(now, 'segment');
+    if ((this.ackNow || this.pureAckWanted) && this.receiver !== undefined && state !== 'SYN_SENT' && state !== 'CLOSED' && state !== 'SYN_RECEIVED') {
+      this.pureAckWanted = false;
+      this.sendPureAck(now, 'segment');
+    }
     this.pending = false;
   }
 

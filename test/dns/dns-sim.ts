@@ -81,7 +81,7 @@ export function response(q: Query, p: { answers?: dnsPacket.Answer[]; authoritie
   };
 }
 
-export function dnsWorld(opts: { seed?: string; config?: PartialConfig; servers?: (string | DnsServer)[]; zone?: Zone; delayMs?: number } = {}) {
+export function dnsWorld(opts: { seed?: string; config?: PartialConfig; servers?: (string | DnsServer)[]; zone?: Zone; delayMs?: number; lossRate?: number } = {}) {
   const seed = opts.seed ?? 'dns';
   const net = new SimNetwork(seed);
   const client = new Host({ name: 'client', random: net.random('client'), config: opts.config ?? {} });
@@ -93,7 +93,7 @@ export function dnsWorld(opts: { seed?: string; config?: PartialConfig; servers?
   for (const a of Object.values(SERVERS)) server.addAddress(sif, a, a.includes(':') ? 64 : 24);
   net.addHost(client);
   net.addHost(server);
-  net.connect({ host: client, ifIndex: cif }, { host: server, ifIndex: sif }, { delayMs: opts.delayMs ?? 5 });
+  net.connect({ host: client, ifIndex: cif }, { host: server, ifIndex: sif }, { delayMs: opts.delayMs ?? 5, lossRate: opts.lossRate ?? 0 });
 
   const clientUdp = new UdpLayer(client);
   const resolver = new DnsResolver(client, clientUdp, { servers: opts.servers ?? [SERVERS.v6a] });

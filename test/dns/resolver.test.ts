@@ -157,6 +157,21 @@ describe('loss, retries and servers', () => {
     expect(w.resolver.counters).toMatchObject({ transmissions: 3, retransmissions: 2, timeouts: 2 });
   });
 
+  it('gets through a path that loses 30% of packets each way by retransmitting; the unlucky time out after 3 tries', () => {
+    const w = dnsWorld({ zone: ZONE, lossRate: 0.3, seed: 'lossy' });
+    const names = Array.from({ length: 40 }, (_, i) => `h${i}.lab.test`);
+    for (const n of names) w.zone[n] = { A: ['192.0.2.1'] };
+    const results = names.map((n) => w.resolve(n, 'A').result!);
+    const answered = results.filter((r) => r.ok).length;
+    const timedOut = results.filter((r) => !r.ok && r.code === 'ETIMEOUT').length;
+    // A round trip survives with p = 0.49, three tries with 0.87: about 35 of 40.
+    expect([answered + timedOut, answered > 30]).toEqual([40, true]);
+    const c = w.resolver.counters;
+    expect(c.failures).toBe(timedOut);
+    expect(c.retransmissions).toBeGreaterThan(timedOut * 2);
+    expect(c.transmissions).toBe(40 + c.retransmissions);
+  });
+
   it('rotates through the servers on timeout, doubling per round, and gives up with ETIMEOUT', () => {
     const w = dnsWorld({ zone: ZONE, servers: [SERVERS.v6a, SERVERS.v4a] });
     w.responder = () => [];

@@ -193,9 +193,13 @@ export class MptcpConnection {
     return this.fellBack;
   }
 
-  /** Our DATA_FIN is queued or the connection is gone: no new subflows are worth opening. */
+  /**
+   * Nothing is left to move in either direction (our data is acknowledged up to the queued
+   * DATA_FIN, the peer's DATA_FIN is in), or the connection is gone: no new subflows.
+   */
   get closing(): boolean {
-    return this.send.finQueued || this.closed;
+    const s = this.send;
+    return this.closed || (s.finQueued && s.una >= s.end && (this.recv?.finReached ?? false));
   }
 
   get fallbackCause(): string | undefined {
@@ -432,8 +436,10 @@ export class MptcpConnection {
   }
 
   private onSubflowConnected(sf: Subflow): void {
-    if (sf.role === 'mpc-client' && this.currentState === 'SYN_SENT') this.establish();
-    this.events.record(this.now, { kind: 'subflow-established', subflow: sf.id, pathId: sf.pathId, local: sf.localAddress!, remote: sf.remoteAddress!, backup: sf.backup });
+    if (sf.role === 'mpc-client' && this.currentState === 'SYN_SENT') {
+      this.establish();
+      this.events.record(this.now, { kind: 'subflow-established', subflow: sf.id, pathId: sf.pathId, local: sf.localAddress!, remote: sf.remoteAddress!, backup: sf.backup });
+    }
     this.markPending();
   }
 

@@ -33,6 +33,8 @@ export function hostLocalAddresses(host: Host, backupInterfaces: ReadonlySet<str
 export class PathDriver {
   readonly pm: PathManager;
   private readonly conn: MptcpConnection;
+  /** Local address IDs whose last subflow we closed in this round: REMOVE_ADDR them. */
+  private readonly withdrawn = new Set<number>();
 
   constructor(conn: MptcpConnection, options: PathManagerOptions, initial: { local: IpAddress; remote: IpAddress; remotePort: number; ifIndex: number; weOpened: boolean }) {
     this.conn = conn;
@@ -82,6 +84,9 @@ export class PathDriver {
 
   onRemoveAddr(id: number, now: number): void {
     this.pm.onRemoveAddr(id, now);
+    // RFC 8684 3.4.2: every subflow using that address goes, also the ones the peer opened
+    // from it (the policy knows only addresses the peer announced).
+    for (const sf of this.conn.subflows) if (!sf.closed && sf.remoteId === id && sf.fullyEstablished) this.conn.closeSubflow(sf, 'remote-removed');
     this.apply(now);
   }
 
@@ -125,11 +130,15 @@ export class PathDriver {
           c.announce(a.id, a.address, a.port);
           break;
         case 'remove-address':
-          c.removeAddress(a.id);
+          this.withdrawn.add(a.id);
           break;
         case 'close-subflow': {
           const sf = c.subflows.find((s) => s.pathId === a.pathId && !s.closed);
-          if (sf) c.closeSubflow(sf, a.reason);
+          if (!sf) break;
+          c.closeSubflow(sf, a.reason);
+          // Our address is gone: tell the peer at once (RFC 8684 3.4.2) so it stops waiting
+          // for its data on that subflow and reinjects it, announced address or not.
+          if (a.reason !== 'remote-removed' && !c.subflows.some((s) => !s.closed && s.localId === sf.localId)) this.withdrawn.add(sf.localId);
           break;
         }
         case 'set-backup': {
@@ -139,6 +148,8 @@ export class PathDriver {
         }
       }
     }
+    for (const id of this.withdrawn) c.removeAddress(id);
+    this.withdrawn.clear();
     const retry = this.pm.nextTimeout();
     if (retry !== undefined) c.scheduleTimer();
   }

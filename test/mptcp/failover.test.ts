@@ -1,0 +1,110 @@
+// Paths dying under a transfer: reinjection at the data level (RFC 8684 3.3.6) keeps the
+// stream whole, the path manager closes the subflows of a dead link, tells the peer with
+// REMOVE_ADDR and re-creates them when the link returns (Linux does not: mptcp_net-next #440).
+
+import { describe, expect, it } from 'vitest';
+import type { MptcpConnection } from '../../stack/mptcp/connection.js';
+import { mptcpConnectionStats } from '../../stack/mptcp/stats.js';
+import { mptcpPair, mptcpTransfer, randomBytes, sha256, type MptcpPair, type Peer } from './sim-mptcp.js';
+
+const PATH = { delayMs: 10, rateBitsPerSecond: 10_000_000, queueLimitPackets: 100 };
+
+/** Runs until `until`, tracking the longest time without new bytes at each receiver. */
+function runTracking(p: MptcpPair, peers: Peer[], gaps: number[], last: number[], until: () => boolean, limit: number): boolean {
+  return p.net.runUntil(() => {
+    peers.forEach((peer, i) => {
+      if (peer.lastByteAt !== last[i]) {
+        gaps[i] = Math.max(gaps[i]!, peer.lastByteAt - last[i]!);
+        last[i] = peer.lastByteAt;
+      }
+    });
+    return until();
+  }, limit);
+}
+
+function setup(seed: string) {
+  const p = mptcpPair({ seed, paths: [{ params: PATH, ipv6: false }, { params: PATH, ipv6: false }] });
+  const clientData = randomBytes(4_000_000, `${seed}/c`);
+  const serverData = randomBytes(4_000_000, `${seed}/s`);
+  const t = mptcpTransfer(p, { clientData, serverData });
+  return { p, t, clientData, serverData };
+}
+
+describe('MPTCP failover', () => {
+  it('a path that dies silently mid-transfer and returns: nothing lost, data reinjected, stall under a second', () => {
+    const { p, t, clientData, serverData } = setup('silent');
+    const gaps = [0, 0];
+    const last = [0, 0];
+    const peers = (): Peer[] => [t.client, t.server()!];
+    p.net.runUntil(() => t.server() !== undefined, 1000);
+    runTracking(p, peers(), gaps, last, () => false, 500);
+    p.paths[1]!.setUp(false);
+    runTracking(p, peers(), gaps, last, () => false, 3000);
+    p.paths[1]!.setUp(true);
+    const done = runTracking(p, peers(), gaps, last, () => t.client.closed && t.server()!.closed, 60_000);
+    expect(done).toBe(true);
+    expect(t.client.error).toBeUndefined();
+    expect(sha256(t.server()!.received)).toBe(sha256(clientData));
+    expect(sha256(t.client.received)).toBe(sha256(serverData));
+    const c = mptcpConnectionStats(t.client.conn as MptcpConnection);
+    const s = mptcpConnectionStats(t.server()!.conn as MptcpConnection);
+    expect(c.reinjectedBytes).toBeGreaterThan(0);
+    expect(s.reinjectedBytes).toBeGreaterThan(0);
+    // The longest goodput stall at either receiver (the issue's floor is 1 s).
+    expect(Math.max(...gaps)).toBeLessThan(1000);
+  });
+
+  it('a link that goes down closes its subflows at once (REMOVE_ADDR to the peer) and re-creates them when it returns', () => {
+    const { p, t, clientData, serverData } = setup('link');
+    const gaps = [0, 0];
+    const last = [0, 0];
+    const peers = (): Peer[] => [t.client, t.server()!];
+    p.net.runUntil(() => t.server() !== undefined, 1000);
+    runTracking(p, peers(), gaps, last, () => false, 500);
+    p.paths[1]!.setUp(false);
+    p.client.setLinkUp(2, false);
+    runTracking(p, peers(), gaps, last, () => false, 2000);
+    const client = t.client.conn as MptcpConnection;
+    const server = t.server()!.conn as MptcpConnection;
+    // Every subflow from the client's second address is gone on both sides.
+    const onLink2 = (conn: MptcpConnection): number => mptcpConnectionStats(conn).subflows.filter((f) => f.local.startsWith('10.2.0.1') || f.remote.startsWith('10.2.0.1')).filter((f) => f.state !== 'CLOSED').length;
+    expect(onLink2(client)).toBe(0);
+    expect(onLink2(server)).toBe(0);
+    expect(client.events.count('remove-address')).toBe(1);
+    expect(server.events.count('remove-addr')).toBe(1);
+    p.paths[1]!.setUp(true);
+    p.client.setLinkUp(2, true);
+    const returned = runTracking(p, peers(), gaps, last, () => onLink2(client) === 2, 3000);
+    expect(returned).toBe(true);
+    const done = runTracking(p, peers(), gaps, last, () => t.client.closed && t.server()!.closed, 60_000);
+    expect(done).toBe(true);
+    expect(sha256(t.server()!.received)).toBe(sha256(clientData));
+    expect(sha256(t.client.received)).toBe(sha256(serverData));
+    // The re-created subflows carried data.
+    const recreated = mptcpConnectionStats(client).subflows.filter((f) => f.id >= 4);
+    expect(recreated.length).toBe(2);
+    expect(recreated.reduce((n, f) => n + f.bytesReceived + f.bytesSent, 0)).toBeGreaterThan(100_000);
+    expect(Math.max(...gaps)).toBeLessThan(1000);
+  });
+
+  it('a subflow reset mid-transfer: its unacknowledged data is sent again on the others, and the path is retried', () => {
+    const { p, t, clientData, serverData } = setup('rst');
+    p.net.runUntil(() => t.server() !== undefined && t.client.receivedBytes > 500_000, 5000);
+    const server = t.server()!.conn as MptcpConnection;
+    const victim = server.subflows.find((sf) => sf.role === 'join-server' && !sf.closed && (sf.tcp?.sender.outstanding ?? 0) > 0)!;
+    expect(victim).toBeDefined();
+    victim.tcp!.destroy();
+    const done = p.net.runUntil(() => t.client.closed && t.server()!.closed, 60_000);
+    expect(done).toBe(true);
+    expect(sha256(t.server()!.received)).toBe(sha256(clientData));
+    expect(sha256(t.client.received)).toBe(sha256(serverData));
+    const c = mptcpConnectionStats(t.client.conn as MptcpConnection);
+    const s = mptcpConnectionStats(server);
+    // Both sides had data on the reset subflow that the peer had not DATA_ACKed.
+    expect(s.reinjectedBytes).toBeGreaterThan(0);
+    expect(c.reinjectedBytes).toBeGreaterThan(0);
+    expect((t.client.conn as MptcpConnection).events.entries().some((e) => e.event.kind === 'subflow-closed' && e.event.error === 'ECONNRESET')).toBe(true);
+    // The client re-created the path after its backoff (1 s).
+    expect(c.subflows.length).toBeGreaterThan(4);
+  });
+});

@@ -1131,9 +1131,11 @@ export class TcpConnection implements TableEntry, TimerOwner {
       }
     }
     const headerLength = w.currentHeaderLength;
-    // Payload per wire segment: the peer's MSS counts no options (RFC 6691), the path MTU counts all.
+    // Payload per wire segment: the sender's MSS, unless this header leaves less room (the
+    // peer's MSS counts no options, RFC 6691; the path MTU counts all).
     const segmentRoom = Math.min(this.peerMss + TCP_MIN_HEADER_LENGTH, this.pathMtu - this.ipHeader) - headerLength;
-    const result = w.send(now, length > 0 ? this.sender.buffer : undefined, payloadOffset, length, length > segmentRoom ? Math.max(segmentRoom, 1) : undefined);
+    const gsoSize = Math.max(Math.min(this.sender.mss, segmentRoom), 1);
+    const result = w.send(now, length > 0 ? this.sender.buffer : undefined, payloadOffset, length, length > gsoSize ? gsoSize : undefined);
     if (result.ok || result.code !== 'EMSGSIZE') {
       this.segmentsSent++;
       if (hasAck) {

@@ -31,6 +31,8 @@ export interface SegSpec {
   sackOk?: boolean;
   ts?: [number, number];
   sack?: [number, number][];
+  /** More options, appended as given (an extension's). */
+  extraOptions?: TcpOption[];
   /** Ports as seen from the peer (default: peer port -> host port). */
   srcPort?: number;
   dstPort?: number;
@@ -159,6 +161,7 @@ export class TcpTrace {
     if (spec.ts !== undefined) options.push(NOP_OPTION, NOP_OPTION, { kind: 'timestamps', tsVal: spec.ts[0], tsEcr: spec.ts[1] });
     if (spec.wscale !== undefined) options.push(NOP_OPTION, { kind: 'windowScale', shift: spec.wscale });
     if (spec.sack !== undefined && spec.sack.length > 0) options.push(NOP_OPTION, NOP_OPTION, { kind: 'sack', blocks: spec.sack.map(([left, right]) => ({ left, right })) });
+    if (spec.extraOptions !== undefined) options.push(...spec.extraOptions);
     const payload = spec.data === undefined ? EMPTY_BYTES : typeof spec.data === 'number' ? pattern(0, spec.data) : spec.data;
     const repr: TcpRepr = {
       srcPort: spec.srcPort ?? this.peerPort,

@@ -7,6 +7,8 @@
 // end and consumed from a moving head costs O(1) per item; an out-of-order deadline is
 // placed by binary search. Equal deadlines keep insertion order.
 
+import { setTimer } from './timer.js';
+
 /** Milliseconds on the monotonic clock (performance.now), the time base of every deadline. */
 export type Clock = () => number;
 
@@ -93,7 +95,7 @@ export class ReleaseQueue<T> {
     this.armedFor = next;
     // setTimeout rounds to whole milliseconds and may fire a little early: flushDue then
     // finds nothing due and arms again, so nothing is ever released before its deadline.
-    this.timer = setTimeout(this.fire, Math.max(0, next - this.now()));
+    this.timer = setTimer(this.fire, next - this.now());
   }
 
   private disarm(): void {

@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Host } from '../stack/ip/host.js';
 import type { Link, LinkPacket } from './link.js';
+import { setTimer } from './timer.js';
 
 export interface RuntimeStats {
   /** Packets handed to host.input(). */
@@ -111,8 +112,8 @@ export class HostRuntime {
     this.timerDeadline = deadline;
     if (deadline === Infinity) return;
     // setTimeout fires no earlier than asked; rounding up avoids a spin of early wake-ups.
-    const delay = Math.max(0, Math.ceil(deadline - this.clock()));
-    this.timer = setTimeout(() => {
+    const delay = Math.ceil(deadline - this.clock());
+    this.timer = setTimer(() => {
       this.timer = undefined;
       this.timerDeadline = Infinity;
       this.service();

@@ -2,7 +2,8 @@
 // JSON request line, one JSON reply line, then the relay closes the connection. Changing a
 // path's impairment is a request, so the relay (and the packets it holds) keeps running.
 
-import { connect } from 'node:net';
+import { rmSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { ImpairmentStats } from '../../tun/impairment.js';
 import type { PathImpairment } from './state.js';
 
@@ -55,4 +56,37 @@ export function relayRequest(socketPath: string, request: RelayRequest, timeoutM
       }
     });
   });
+}
+
+/**
+ * The relay's side: listens on `socketPath` (replacing a stale socket file) and answers each
+ * connection's first line with `answer`, then closes it; anything sent after that line is
+ * ignored, and a line longer than MAX_LINE ends the connection unanswered.
+ */
+export function serveRelayControl(socketPath: string, answer: (req: RelayRequest) => RelayReply, onListening?: () => void): Server {
+  const server = createServer((sock: Socket) => {
+    let buf = '';
+    sock.setEncoding('utf8');
+    sock.on('error', () => sock.destroy());
+    const onData = (chunk: string): void => {
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) {
+        if (buf.length > MAX_LINE) sock.destroy();
+        return;
+      }
+      sock.off('data', onData);
+      let reply: RelayReply;
+      try {
+        reply = answer(JSON.parse(buf.slice(0, nl)) as RelayRequest);
+      } catch (err) {
+        reply = { ok: false, error: (err as Error).message };
+      }
+      sock.end(JSON.stringify(reply) + '\n');
+    };
+    sock.on('data', onData);
+  });
+  rmSync(socketPath, { force: true });
+  server.listen(socketPath, onListening);
+  return server;
 }

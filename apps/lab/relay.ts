@@ -12,12 +12,11 @@
 // The TUNs have no virtio header and no offloads, so the kernel segments before handing
 // packets over and the model sees (and drops) real packets, never 64 KiB super-packets.
 
-import { createServer, type Socket } from 'node:net';
 import { rmSync } from 'node:fs';
 import { openTun, type TunDevice } from '../../tun/device.js';
 import { ImpairedLink } from '../../tun/impaired-link.js';
 import type { ImpairmentParams } from '../../tun/impairment.js';
-import { MAX_LINE, type RelayParams, type RelayReply, type RelayRequest } from './relay-control.js';
+import { serveRelayControl, type RelayParams, type RelayReply, type RelayRequest } from './relay-control.js';
 
 /** Relay TUN MTU: large enough that a path with a raised MTU is never cut by the relay. */
 const RELAY_MTU = 65535;
@@ -82,26 +81,7 @@ function main(): void {
     return { ok: true, params: current, stats };
   };
 
-  const server = createServer((sock: Socket) => {
-    let buf = '';
-    sock.setEncoding('utf8');
-    sock.on('error', () => sock.destroy());
-    sock.on('data', (chunk: string) => {
-      buf += chunk;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) {
-        if (buf.length > MAX_LINE) sock.destroy();
-        return;
-      }
-      let reply: RelayReply;
-      try {
-        reply = answer(JSON.parse(buf.slice(0, nl)) as RelayRequest);
-      } catch (err) {
-        reply = { ok: false, error: (err as Error).message };
-      }
-      sock.end(JSON.stringify(reply) + '\n');
-    });
-  });
+  const server = serveRelayControl(control, answer, () => process.stdout.write(`relay: ${tuns.join(', ')} ready on ${control}\n`));
 
   const stop = (): void => {
     server.close();
@@ -110,9 +90,6 @@ function main(): void {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-
-  rmSync(control, { force: true });
-  server.listen(control, () => process.stdout.write(`relay: ${tuns.join(', ')} ready on ${control}\n`));
 }
 
 main();

@@ -16,9 +16,19 @@ function inNamespace(netns: string | undefined, command: string[]): [string, str
   return netns ? ['ip', ['netns', 'exec', netns, ...command]] : [command[0]!, command.slice(1)];
 }
 
+/** iperf3 processes still running, for killIperf3 after a failed test. */
+const running = new Set<ChildProcess>();
+
+/** Kills every iperf3 this module started that is still running (call in afterAll). */
+export function killIperf3(): void {
+  for (const child of running) child.kill();
+}
+
 function run(args: string[], netns: string | undefined): Iperf3Run {
   const [cmd, argv] = inNamespace(netns, ['iperf3', ...args]);
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('close', () => running.delete(child));
   let out = '';
   let err = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));

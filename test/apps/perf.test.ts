@@ -7,14 +7,14 @@
 import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runClient } from '../../apps/perf/client.js';
 import { DEFAULT_PACING_TIMER_US, DEFAULT_TCP_BLOCK_SIZE, State, encodeCookie, makeCookie, type TestSettings } from '../../apps/perf/protocol.js';
 import type { PerfReport } from '../../apps/perf/report.js';
 import { startServer, type PerfServer } from '../../apps/perf/server.js';
 import { SEPARATOR, TextReport } from '../../apps/perf/text-report.js';
 import { kernelTransport } from '../../apps/perf/transport.js';
-import { freePort, iperf3Client, iperf3Server } from './iperf3.js';
+import { freePort, iperf3Client, iperf3Server, killIperf3 } from './iperf3.js';
 
 function settings(overrides: Partial<TestSettings> = {}): TestSettings {
   return {
@@ -51,6 +51,8 @@ function ended(report: PerfReport): NonNullable<PerfReport['end']> {
   expect(report.end).toBeDefined();
   return report.end!;
 }
+
+afterAll(killIperf3);
 
 describe('namestack perf client against iperf3 -s', () => {
   it('sends for -t 1 and both sides agree on the bytes', async () => {

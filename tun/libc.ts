@@ -1,7 +1,7 @@
 // The few libc calls the TUN driver needs, bound with koffi (no native addon to build).
 // Hot-path calls (read, write, writev, poll) return a byte count or a negative errno and
 // never throw: an EAGAIN per drained queue is normal and an exception there would cost
-// more than the syscall. Set-up calls (open, ioctl, fcntl, eventfd) throw a SyscallError
+// more than the syscall. Set-up calls (open, ioctl, eventfd) throw a SyscallError
 // whose `code` is the errno name and whose message says what to do about it.
 //
 // koffi reads errno per thread (koffi.errno()), so these bindings work unchanged inside the
@@ -13,12 +13,8 @@ import koffi from 'koffi';
 export const O_RDWR = 2;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
-export const F_GETFL = 3;
-export const F_SETFL = 4;
 export const POLLIN = 0x001;
-export const POLLERR = 0x008;
 export const POLLHUP = 0x010;
-export const POLLNVAL = 0x020;
 /** struct pollfd { int fd; short events; short revents; } */
 export const POLLFD_SIZE = 8;
 export const EFD_CLOEXEC = 0o2000000;
@@ -34,7 +30,6 @@ const cWritev = lib.func('writev', 'intptr_t', ['int', 'void *', 'int']);
 // TUNSETOFFLOAD, so it gets two fixed prototypes (REFERENCE.md "TUN on Linux").
 const cIoctlPointer = lib.func('ioctl', 'int', ['int', 'unsigned long', 'void *']);
 const cIoctlValue = lib.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']);
-const cFcntl = lib.func('fcntl', 'int', ['int', 'int', 'int']);
 const cPoll = lib.func('int poll(void *fds, unsigned long nfds, int timeout)');
 const cEventfd = lib.func('int eventfd(unsigned int initval, int flags)');
 
@@ -133,14 +128,6 @@ export function ioctlPointer(fd: number, request: number, arg: Uint8Array, what:
 /** ioctl(2) with an integer passed by value; throws SyscallError. */
 export function ioctlValue(fd: number, request: number, value: number, what: string, advice?: string): void {
   if ((cIoctlValue(fd, request, value) as number) < 0) throw new SyscallError('ioctl', lastErrno(), what, advice);
-}
-
-/** Sets or clears O_NONBLOCK (a property of the open file, shared by every thread using it). */
-export function setNonBlocking(fd: number, on: boolean): void {
-  const flags = cFcntl(fd, F_GETFL, 0) as number;
-  if (flags < 0) throw new SyscallError('fcntl', lastErrno(), `F_GETFL on fd ${fd}`);
-  const next = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
-  if ((cFcntl(fd, F_SETFL, next) as number) < 0) throw new SyscallError('fcntl', lastErrno(), `F_SETFL on fd ${fd}`);
 }
 
 /**

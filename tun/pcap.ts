@@ -5,6 +5,7 @@
 // for the golden tests, whatever link type tcpdump chose.
 
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { readU16 } from '../stack/wire/bytes.js';
 import { ok, wireError, type ParseResult } from '../stack/wire/result.js';
 
 /** Link types (https://www.tcpdump.org/linktypes.html). */
@@ -218,8 +219,4 @@ function ipByEtherType(frame: Uint8Array, etherType: number, payloadOffset: numb
   // SLL/SLL2 carry VLAN-tagged frames with the tag still in the payload.
   if (VLAN_ETHERTYPES.has(etherType)) return afterEtherType(frame, payloadOffset + 2);
   return undefined;
-}
-
-function readU16(bytes: Uint8Array, at: number): number {
-  return (bytes[at]! << 8) | bytes[at + 1]!;
 }

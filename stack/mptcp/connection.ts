@@ -101,6 +101,8 @@ export class MptcpConnection {
   recvDsn: DsnSpace | undefined = undefined;
   /** DSS checksums in use (RFC 8684 3.1: either side set A). */
   checksum: boolean;
+  /** We ask for checksums (our A flag on SYN and SYN/ACK). */
+  readonly checksumWanted: boolean;
   readonly scheduler: MptcpSchedulerName;
   readonly congestionControl: MptcpCongestionControl;
   readonly subflows: Subflow[] = [];
@@ -165,7 +167,8 @@ export class MptcpConnection {
     this.localKey = key.key;
     this.localToken = key.token;
     this.sendDsn = new DsnSpace(key.idsn);
-    this.checksum = options.checksum ?? this.config.checksum;
+    this.checksumWanted = options.checksum ?? this.config.checksum;
+    this.checksum = this.checksumWanted;
     this.scheduler = options.scheduler ?? this.config.scheduler;
     this.congestionControl = options.congestionControl ?? this.config.congestionControl;
     const tcp = owner.tcpConfig;

@@ -278,12 +278,13 @@ export class Subflow implements TcpExtension {
           if (seg.retransmission) this.synRetransmits++;
           // Linux net.mptcp.syn_retrans_before_tcp_fallback: a middlebox may drop MPTCP SYNs.
           if (this.synRetransmits > m.config.synRetransmitsBeforeFallback) this.mpcDropped = true;
-          return this.mpcDropped ? undefined : padded(mpCapableHandshake(m.config.checksum));
+          return this.mpcDropped ? undefined : padded(mpCapableHandshake(m.checksumWanted));
         }
         return padded({ subtype: 'mpJoinSyn', backup: this.backupLocal, addressId: this.localId, token: m.remoteToken, nonce: this.nonce });
       case 'syn-ack':
         this.iss = seg.seq;
-        if (this.role === 'mpc-server') return m.fallback ? undefined : padded(mpCapableHandshake(m.checksum, m.localKey));
+        // Linux: the SYN/ACK's A flag is our own wish; the third ACK carries the outcome.
+        if (this.role === 'mpc-server') return m.fallback ? undefined : padded(mpCapableHandshake(m.checksumWanted, m.localKey));
         return padded({
           subtype: 'mpJoinSynAck',
           backup: this.backupLocal,
@@ -351,7 +352,8 @@ export class Subflow implements TcpExtension {
   /** DATA_ACK on every segment, the mapping of the payload, the DATA_FIN (RFC 8684 3.3). */
   private buildDss(seg: OutgoingSegment, rel: number): Dss {
     const m = this.meta;
-    const dss: Dss = { subtype: 'dss', dataAck64: m.peerUses64BitDsn, dsn64: true, dataFin: false };
+    // Linux sets the m flag (64-bit DSN) only with a mapping, and always 64 bits then.
+    const dss: Dss = { subtype: 'dss', dataAck64: m.peerUses64BitDsn, dsn64: false, dataFin: false };
     const ack = m.dataAckOnWire();
     if (ack !== undefined) dss.dataAck = ack;
     else dss.dataAck64 = false;
@@ -361,6 +363,7 @@ export class Subflow implements TcpExtension {
         const mapping: NonNullable<Dss['mapping']> = { dsn: m.sendDsn.toWire64(map.dataOffset), subflowSeq: map.subflowSeq, dataLength: map.length };
         if (map.checksum !== undefined) mapping.checksum = map.checksum;
         dss.mapping = mapping;
+        dss.dsn64 = true;
         dss.dataFin = map.dataFin;
       }
     } else {
@@ -370,6 +373,7 @@ export class Subflow implements TcpExtension {
         const mapping: NonNullable<Dss['mapping']> = { dsn: m.sendDsn.toWire64(fin), subflowSeq: 0, dataLength: 1 };
         if (m.checksum) mapping.checksum = m.dataFinChecksum(fin);
         dss.mapping = mapping;
+        dss.dsn64 = true;
         dss.dataFin = true;
       }
     }

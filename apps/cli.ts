@@ -9,6 +9,10 @@ interface CommandModule {
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   lab: { summary: 'build, inspect and impair the embedded network lab', load: () => import('./lab/command.js') },
+  host: { summary: 'run the stack on TUN devices and serve the control socket', load: () => import('./host/command.js') },
+  connect: { summary: 'open a TCP connection through the daemon and pipe stdin/stdout (like nc)', load: () => import('./client/connect.js') },
+  listen: { summary: 'listen on a TCP port of the daemon; pipe or --exec per connection', load: () => import('./client/listen.js') },
+  stats: { summary: "show the daemon's interfaces, counters, routes and connections", load: () => import('./client/stats.js') },
   demo: { summary: 'bring up the lab and show namestack at work, step by step', load: () => import('./demo/command.js') },
 };
 

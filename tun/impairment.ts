@@ -68,13 +68,16 @@ export interface ImpairmentStats {
   queueDropped: number;
 }
 
-function checkParams(p: ImpairmentParams): void {
+/** Throws RangeError unless every field present is in range (finite >= 0; probabilities in [0,1]). */
+export function checkImpairmentParams(p: Partial<ImpairmentParams>): void {
   const nonNegative = ['delayMs', 'jitterMs', 'rateBitsPerSecond', 'queueLimitPackets', 'queueLimitBytes'] as const;
   for (const k of nonNegative) {
-    if (!(p[k] >= 0) || !Number.isFinite(p[k])) throw new RangeError(`impairment ${k} must be a finite number >= 0, got ${p[k]}`);
+    const v = p[k];
+    if (k in p && (!(v! >= 0) || !Number.isFinite(v))) throw new RangeError(`impairment ${k} must be a finite number >= 0, got ${v}`);
   }
   for (const k of ['lossRate', 'reorderRate', 'duplicateRate'] as const) {
-    if (!(p[k] >= 0 && p[k] <= 1)) throw new RangeError(`impairment ${k} must be in [0,1], got ${p[k]}`);
+    const v = p[k];
+    if (k in p && !(v! >= 0 && v! <= 1)) throw new RangeError(`impairment ${k} must be in [0,1], got ${v}`);
   }
 }
 
@@ -103,7 +106,7 @@ export class Impairment {
     private readonly rng: RandomSource,
   ) {
     this.p = { ...DEFAULT_IMPAIRMENT, ...params };
-    checkParams(this.p);
+    checkImpairmentParams(this.p);
   }
 
   get params(): Readonly<ImpairmentParams> {
@@ -113,7 +116,7 @@ export class Impairment {
   /** Change parameters at run time; packets already scheduled keep their times. */
   setParams(p: Partial<ImpairmentParams>): void {
     const next = { ...this.p, ...p };
-    checkParams(next);
+    checkImpairmentParams(next);
     this.p = next;
   }
 

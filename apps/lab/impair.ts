@@ -13,6 +13,7 @@
 import { openSync, closeSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkImpairmentParams } from '../../tun/impairment.js';
 import { IMPAIR_RULE_PREF, IMPAIR_TABLE, RELAY_TUN, ROUTER_BRIDGE, otherSide, type LabPath, type Side } from './topology.js';
 import { inNamespace, ipBatch, isAlive, run, sleep, spawnDetached } from './run.js';
 import { relayRequest, type RelayParams, type RelayReply } from './relay-control.js';
@@ -34,15 +35,6 @@ function relayParams(imp: PathImpairment): RelayParams {
     reorderRate: imp.reorderRate,
     duplicateRate: imp.duplicateRate,
   };
-}
-
-export function checkImpairment(imp: PathImpairment): void {
-  for (const k of ['delayMs', 'jitterMs', 'rateBitsPerSecond'] as const) {
-    if (!(imp[k] >= 0) || !Number.isFinite(imp[k])) throw new RangeError(`impairment ${k} must be a finite number >= 0, got ${imp[k]}`);
-  }
-  for (const k of ['lossRate', 'reorderRate', 'duplicateRate'] as const) {
-    if (!(imp[k] >= 0 && imp[k] <= 1)) throw new RangeError(`impairment ${k} must be in [0,1], got ${imp[k]}`);
-  }
 }
 
 // This file runs either from the sources (vitest: <root>/apps/lab) or from <root>/build/apps/lab.
@@ -186,7 +178,7 @@ async function setRate(path: LabPath, rateBitsPerSecond: number): Promise<void> 
  * (the caller writes the state). The relay is started on first need and reconfigured in place.
  */
 export async function applyImpairment(state: LabState, path: LabPath, imp: PathImpairment): Promise<void> {
-  checkImpairment(imp);
+  checkImpairmentParams(imp);
   const relay = needsRelay(imp);
   let pid = state.relayPids[path.name];
   if (relay) {

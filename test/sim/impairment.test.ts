@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Impairment } from '../../tun/impairment.js';
+import { checkImpairmentParams, Impairment } from '../../tun/impairment.js';
 import { seededRandom } from '../../stack/random.js';
 
 const rng = (seed = 7) => seededRandom(seed);
@@ -113,6 +113,10 @@ describe('Impairment', () => {
     expect(() => new Impairment({ delayMs: -1 }, rng())).toThrow(RangeError);
     expect(() => new Impairment({ rateBitsPerSecond: Number.NaN }, rng())).toThrow(RangeError);
     expect(imp.params.delayMs).toBe(1);
+    // The same check serves the lab's path impairments, which carry only some of the fields.
+    expect(() => checkImpairmentParams({ delayMs: 5, lossRate: 1 })).not.toThrow();
+    expect(() => checkImpairmentParams({ jitterMs: Infinity })).toThrow(RangeError);
+    expect(() => checkImpairmentParams({ duplicateRate: -0.1 })).toThrow(RangeError);
   });
 
   it('is deterministic per seed', () => {

@@ -12,7 +12,6 @@
 // moveToNetns): the open descriptor keeps working, which lets one root process serve several
 // lab namespaces.
 
-import { execFileSync } from 'node:child_process';
 import type { TxOffload } from '../stack/ip/offload.js';
 import {
   closeFile,
@@ -30,6 +29,7 @@ import {
   writeFrom,
   writev2,
 } from './libc.js';
+import { runIp } from './ip-command.js';
 import type { Link, LinkPacket, LinkRxMeta, ReceiveHandler } from './link.js';
 import { ReadinessWatcher } from './readiness.js';
 import {
@@ -487,18 +487,5 @@ function negotiateOffloads(fds: readonly number[], want: TunOffloads): TunOffloa
     const fallback = { ...attempt, uso: false };
     for (const fd of fds) ioctlValue(fd, TUNSETOFFLOAD, bits(fallback), 'TUNSETOFFLOAD');
     return fallback;
-  }
-}
-
-/** Runs `ip [-n netns] args` and returns its output; throws an Error with code 'EIPCOMMAND' carrying ip's complaint. */
-function runIp(args: string[], netns: string | undefined): string {
-  const argv = netns === undefined ? args : ['-n', netns, ...args];
-  try {
-    return execFileSync('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-  } catch (err) {
-    const stderr = String((err as { stderr?: Buffer }).stderr ?? '').trim();
-    throw Object.assign(new Error(`ip ${argv.join(' ')} failed: ${stderr || (err as Error).message}; check that iproute2 is installed and the name/namespace exist`), {
-      code: 'EIPCOMMAND',
-    });
   }
 }

@@ -2,7 +2,7 @@
 // one 32-bit type-specific word, then a body (echo data or the invoking packet). Types
 // this codec does not model keep everything after the checksum as raw `rest` bytes.
 
-import { readU16, writeU16, writeU32 } from './bytes.js';
+import { readU16, writeU32 } from './bytes.js';
 import { ok, wireError, type ParseResult } from './result.js';
 
 /** Type, code, checksum and the 32-bit word that every modelled message has. */
@@ -54,35 +54,53 @@ function parseRaw(bytes: Uint8Array): IcmpRawRepr & IcmpChecksum {
   return { kind: 'other', type: bytes[0]!, code: bytes[1]!, rest: bytes.subarray(4), checksum: readU16(bytes, 2) };
 }
 
-/** Writes an echo message of `type` with a zero checksum; returns its length. */
-export function writeEcho(out: Uint8Array, offset: number, type: number, repr: IcmpEchoRepr): number {
-  return writeIcmpMessage(out, offset, type, repr.code ?? 0, ((repr.identifier << 16) | repr.sequence) >>> 0, repr.data);
+/** An error message as both families model it: a code, a 32-bit word (what it holds is the family's), the invoking packet. */
+export interface IcmpErrorFields {
+  kind: string;
+  code: number;
+  invoking: Uint8Array;
 }
 
-/** Writes a message with a zero checksum (the caller fills it in); returns its length. */
-export function writeIcmpMessage(
+/**
+ * Writes a message with a zero checksum (the family's emitter fills it in); returns its
+ * length. Echo and raw messages are the same in both families; for an error type the
+ * family says what its 32-bit word holds (`word`).
+ */
+export function writeIcmp<E extends IcmpErrorFields>(
+  repr: IcmpEchoRepr | IcmpRawRepr | E,
+  types: IcmpTypes,
+  word: (error: E) => number,
   out: Uint8Array,
   offset: number,
-  type: number,
-  code: number,
-  word: number,
-  body: Uint8Array,
 ): number {
-  out[offset] = type;
+  out[offset + 2] = 0;
+  out[offset + 3] = 0;
+  if (repr.kind === 'other') {
+    const raw = repr as IcmpRawRepr;
+    out[offset] = raw.type;
+    out[offset + 1] = raw.code;
+    out.set(raw.rest, offset + 4);
+    return 4 + raw.rest.length;
+  }
+  let code: number;
+  let w: number;
+  let body: Uint8Array;
+  if (repr.kind === 'echoRequest' || repr.kind === 'echoReply') {
+    const echo = repr as IcmpEchoRepr;
+    code = echo.code ?? 0;
+    w = ((echo.identifier << 16) | echo.sequence) >>> 0;
+    body = echo.data;
+  } else {
+    const error = repr as E;
+    code = error.code;
+    w = word(error);
+    body = error.invoking;
+  }
+  out[offset] = types[repr.kind]!;
   out[offset + 1] = code;
-  writeU16(out, offset + 2, 0);
-  writeU32(out, offset + 4, word);
+  writeU32(out, offset + 4, w);
   out.set(body, offset + ICMP_HEADER_LENGTH);
   return ICMP_HEADER_LENGTH + body.length;
-}
-
-/** Writes a message of a type kept raw: type, code, zero checksum, `rest`; returns its length. */
-export function writeRawIcmpMessage(out: Uint8Array, offset: number, type: number, code: number, rest: Uint8Array): number {
-  out[offset] = type;
-  out[offset + 1] = code;
-  writeU16(out, offset + 2, 0);
-  out.set(rest, offset + 4);
-  return 4 + rest.length;
 }
 
 /** The message types one family models, by kind. */

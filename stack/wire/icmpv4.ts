@@ -8,9 +8,7 @@ import {
   ICMP_HEADER_LENGTH,
   icmpMessageLength,
   parseShared,
-  writeEcho,
-  writeIcmpMessage,
-  writeRawIcmpMessage,
+  writeIcmp,
   type IcmpChecksum,
   type IcmpEchoRepr,
   type IcmpRawRepr,
@@ -108,42 +106,24 @@ export function icmpv4Length(repr: Icmpv4Repr): number {
 
 /** Writes the message with its checksum at out[offset]; returns its length. */
 export function emitIcmpv4(repr: Icmpv4Repr, out: Uint8Array, offset: number): number {
-  let length: number;
-  switch (repr.kind) {
-    case 'echoRequest':
-    case 'echoReply':
-      length = writeEcho(out, offset, TYPE_OF_KIND[repr.kind], repr);
-      break;
-    case 'destinationUnreachable':
-      length = writeIcmpMessage(
-        out,
-        offset,
-        ICMPV4_DESTINATION_UNREACHABLE,
-        repr.code,
-        (((repr.unused ?? 0) << 16) | repr.nextHopMtu) >>> 0,
-        repr.invoking,
-      );
-      break;
-    case 'timeExceeded':
-      length = writeIcmpMessage(out, offset, ICMPV4_TIME_EXCEEDED, repr.code, repr.unused ?? 0, repr.invoking);
-      break;
-    case 'parameterProblem':
-      length = writeIcmpMessage(
-        out,
-        offset,
-        ICMPV4_PARAMETER_PROBLEM,
-        repr.code,
-        ((repr.pointer << 24) | (repr.unused ?? 0)) >>> 0,
-        repr.invoking,
-      );
-      break;
-    case 'other':
-      length = writeRawIcmpMessage(out, offset, repr.type, repr.code, repr.rest);
-      break;
-  }
+  const length = writeIcmp(repr, TYPE_OF_KIND, errorWord, out, offset);
   // RFC 792: the checksum covers the whole message and has no pseudo-header.
   writeU16(out, offset + 2, internetChecksum(out, offset, length));
   return length;
+}
+
+type Icmpv4Error = Extract<Icmpv4Repr, { invoking: Uint8Array }>;
+
+/** The 32-bit word after the checksum of an error message (RFC 792, RFC 1191 4). */
+function errorWord(e: Icmpv4Error): number {
+  switch (e.kind) {
+    case 'destinationUnreachable':
+      return (((e.unused ?? 0) << 16) | e.nextHopMtu) >>> 0;
+    case 'timeExceeded':
+      return e.unused ?? 0;
+    case 'parameterProblem':
+      return ((e.pointer << 24) | (e.unused ?? 0)) >>> 0;
+  }
 }
 
 /** True when the message's checksum is correct (RFC 792). */

@@ -9,9 +9,7 @@ import {
   ICMP_HEADER_LENGTH,
   icmpMessageLength,
   parseShared,
-  writeEcho,
-  writeIcmpMessage,
-  writeRawIcmpMessage,
+  writeIcmp,
   type IcmpChecksum,
   type IcmpEchoRepr,
   type IcmpRawRepr,
@@ -103,30 +101,26 @@ export function icmpv6Length(repr: Icmpv6Repr): number {
 
 /** Writes the message at out[offset] with its checksum over the pseudo-header of `src`/`dst`; returns its length. */
 export function emitIcmpv6(repr: Icmpv6Repr, out: Uint8Array, offset: number, src: IpAddress, dst: IpAddress): number {
-  let length: number;
-  switch (repr.kind) {
-    case 'echoRequest':
-    case 'echoReply':
-      length = writeEcho(out, offset, TYPE_OF_KIND[repr.kind], repr);
-      break;
-    case 'destinationUnreachable':
-    case 'timeExceeded':
-      length = writeIcmpMessage(out, offset, TYPE_OF_KIND[repr.kind], repr.code, repr.unused ?? 0, repr.invoking);
-      break;
-    case 'packetTooBig':
-      length = writeIcmpMessage(out, offset, ICMPV6_PACKET_TOO_BIG, repr.code, repr.mtu, repr.invoking);
-      break;
-    case 'parameterProblem':
-      length = writeIcmpMessage(out, offset, ICMPV6_PARAMETER_PROBLEM, repr.code, repr.pointer, repr.invoking);
-      break;
-    case 'other':
-      length = writeRawIcmpMessage(out, offset, repr.type, repr.code, repr.rest);
-      break;
-  }
+  const length = writeIcmp(repr, TYPE_OF_KIND, errorWord, out, offset);
   // RFC 4443 2.3: unlike ICMPv4, the checksum covers the IPv6 pseudo-header (RFC 8200 8.1).
   const sum = onesComplementSum(out, offset, length, pseudoHeaderSum(src, dst, IPPROTO_ICMPV6, length));
   writeU16(out, offset + 2, finishChecksum(sum));
   return length;
+}
+
+type Icmpv6Error = Extract<Icmpv6Repr, { invoking: Uint8Array }>;
+
+/** The 32-bit word after the checksum of an error message (RFC 4443 3). */
+function errorWord(e: Icmpv6Error): number {
+  switch (e.kind) {
+    case 'destinationUnreachable':
+    case 'timeExceeded':
+      return e.unused ?? 0;
+    case 'packetTooBig':
+      return e.mtu;
+    case 'parameterProblem':
+      return e.pointer;
+  }
 }
 
 /** True when the message's checksum is correct for the pseudo-header of `src`/`dst` (RFC 4443 2.3). */

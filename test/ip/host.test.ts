@@ -3,19 +3,8 @@ import { Host, type OutboundPacket } from '../../stack/ip/host.js';
 import { seededRandom } from '../../stack/random.js';
 import { UdpLayer } from '../../stack/udp/udp.js';
 import { describe, icmpv4, icmpv6, ip, ipv4, ipv6, udp } from './packets.js';
-import type { PartialConfig } from '../../stack/config.js';
+import { makeHost } from './test-host.js';
 import { buildOptionsHeader } from '../../stack/wire/ipv6-ext.js';
-
-/** A host with one interface (ifIndex 1): 10.0.0.1/24 and 2001:db8::1/64, default routes. */
-function makeHost(config: PartialConfig = {}) {
-  const host = new Host({ config, random: seededRandom('host-test'), name: 'h' });
-  const eth = host.addInterface({ name: 'eth0', mtu: 1500 });
-  host.addAddress(eth, '10.0.0.1', 24);
-  host.addAddress(eth, '2001:db8::1', 64);
-  host.addRoute({ destination: '0.0.0.0', prefixLength: 0, ifIndex: eth });
-  host.addRoute({ destination: '::', prefixLength: 0, ifIndex: eth });
-  return { host, eth };
-}
 
 function drain(host: Host): string[] {
   const out: string[] = [];

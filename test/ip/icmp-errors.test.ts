@@ -1,20 +1,15 @@
 import { describe as suite, expect, it } from 'vitest';
 import { Host, type IcmpErrorReport } from '../../stack/ip/host.js';
 import { icmpErrno, icmpErrorIsFatal } from '../../stack/ip/icmp-errors.js';
-import { seededRandom } from '../../stack/random.js';
 import { UdpLayer } from '../../stack/udp/udp.js';
 import type { UdpSocket } from '../../stack/udp/socket.js';
 import { formatAddress } from '../../stack/wire/address.js';
 import { icmpv4, icmpv6, ip, ipv4, ipv6 } from './packets.js';
+import { makeHost } from './test-host.js';
 
 /** Host 10.0.0.1 / 2001:db8::1 with UDP sockets a (port 1111) and b (port 2222) on both families. */
 function setup() {
-  const host = new Host({ random: seededRandom(1), name: 'h' });
-  const eth = host.addInterface({ name: 'eth0', mtu: 1500 });
-  host.addAddress(eth, '10.0.0.1', 24);
-  host.addAddress(eth, '2001:db8::1', 64);
-  host.addRoute({ destination: '0.0.0.0', prefixLength: 0, ifIndex: eth });
-  host.addRoute({ destination: '::', prefixLength: 0, ifIndex: eth });
+  const { host, eth } = makeHost({}, 1);
   const udp = new UdpLayer(host);
   const bind = (family: 4 | 6, port: number): UdpSocket => {
     const r = udp.bind({ family, port });

@@ -595,13 +595,13 @@ export class TcpSender {
     this.ptoDeadline = undefined;
     if (!this.config.rackTlp || this.scoreboard === undefined || this.lossState !== 'open' || !this.tlp.canProbe) return;
     if (this.rtoDeadline === undefined || this.outstanding === 0) return;
-    const pto = TailLossProbe.pto({
-      srttMs: this.rtt.srtt,
-      flightSegments: Math.ceil(this.outstanding / this.mss),
-      maxAckDelayMs: this.config.maxAckDelayMs,
-      rtoRemainingMs: this.rtoDeadline - now,
-    });
-    this.ptoDeadline = now + pto;
+    const flightSegments = Math.ceil(this.outstanding / this.mss);
+    let pto = TailLossProbe.pto({ srttMs: this.rtt.srtt, flightSegments, maxAckDelayMs: this.config.maxAckDelayMs, rtoRemainingMs: Infinity });
+    // Linux tcp_schedule_loss_probe adds TCP_TIMEOUT_MIN (two clock ticks) to 2 SRTT: at
+    // sub-millisecond RTTs (a TUN on the same machine) ACK scheduling jitter alone exceeds
+    // 2 SRTT, and every probe would be spurious.
+    if (flightSegments > 1) pto += 2 * this.config.clockGranularityMs;
+    this.ptoDeadline = now + Math.min(pto, this.rtoDeadline - now);
   }
 
   /** The RACK reordering timer fired (RFC 8985 6.2 step 5 again). */

@@ -169,9 +169,9 @@ describe('SACK recovery (RFC 6675, RFC 8985)', () => {
     conn.write(pattern(0, 14 * MSS));
     // The initial window (10 segments) goes at 20; nothing is acknowledged.
     expect(tr.recv()).toHaveLength(10);
-    // SRTT 20: PTO = 2 SRTT = 40 ms after the last transmission; the probe is segment 10.
-    const probe = tr.recv(60);
-    expect(probe.map((s) => [s.time, (s.seq - ours) / MSS, s.len])).toEqual([[60, 10, MSS]]);
+    // SRTT 20: PTO = 2 SRTT + 2 ticks (Linux TCP_TIMEOUT_MIN) after the last transmission; the probe is segment 10.
+    const probe = tr.recv(62);
+    expect(probe.map((s) => [s.time, (s.seq - ours) / MSS, s.len])).toEqual([[62, 10, MSS]]);
     expect(conn.stats().tailLossProbes).toBe(1);
   });
 

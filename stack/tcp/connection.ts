@@ -23,6 +23,7 @@ import type { TcpConnectionHandler } from './connection-options.js';
 import type { TableEntry } from './connection-table.js';
 import { TcpError } from './errors.js';
 import type { IncomingVerdict, OutgoingKind, OutgoingSegment, TcpExtension } from './extension.js';
+import { ipv6HeadersLength, type Ipv6HeaderHook } from './ipv6-hook.js';
 import { TimestampState } from './paws.js';
 import type { ReceivedSegment } from './received-segment.js';
 import { TcpReceiver, type DataOutcome } from './receiver.js';
@@ -71,6 +72,8 @@ export interface ConnectionParams {
   sendBufferBytes: number;
   receiveBufferBytes: number;
   extension: TcpExtension | undefined;
+  /** IPv6 connections only (ipv6-hook.ts). */
+  ipv6Hook: Ipv6HeaderHook | undefined;
 }
 
 export interface TcpConnectionStats {
@@ -133,6 +136,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
   /** Events go here; set it right after connect() / on accept. */
   handler: TcpConnectionHandler = {};
   readonly extension: TcpExtension | undefined;
+  readonly ipv6Hook: Ipv6HeaderHook | undefined;
   /** Why the connection closed, when it failed. */
   error: TcpError | undefined = undefined;
   readonly iss: number;
@@ -183,6 +187,8 @@ export class TcpConnection implements TableEntry, TimerOwner {
   private wantWritable = false;
   private closed = false;
   private resetOptions: readonly TcpOption[] | undefined = undefined;
+  /** The last soft ICMP error since something got through (reported on timeout). */
+  private softError: 'ENETUNREACH' | 'EHOSTUNREACH' | undefined = undefined;
   // Reused per segment.
   private readonly ackOutcome: AckOutcome = { advanced: false, dataAcked: 0, finAcked: false };
   private readonly dataOutcome: DataOutcome = { delivered: 0, ackNow: false };
@@ -211,6 +217,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
     this.remotePort = p.remotePort;
     this.family = familyOf(p.remoteAddress);
     this.extension = p.extension;
+    this.ipv6Hook = p.ipv6Hook;
     this.iss = p.iss;
     this.passive = start.kind !== 'active';
     this.ipHeader = IP_HEADER[this.family];
@@ -489,6 +496,11 @@ export class TcpConnection implements TableEntry, TimerOwner {
       // RFC 1122 4.2.3.9 / RFC 5927 4.2: hard errors abort only a connection being opened.
       const code = icmpErrno(e);
       this.finish(new TcpError(code === 'ECONNREFUSED' ? 'ECONNREFUSED' : 'EHOSTUNREACH', `ICMP ${e.kind} code ${e.code} from the network`));
+    } else {
+      // A soft error: remembered, and reported instead of ETIMEDOUT if the connection times
+      // out before anything gets through (Linux sk_err_soft, RFC 1122 4.2.3.9).
+      const code = icmpErrno(e);
+      this.softError = code === 'ENETUNREACH' || code === 'EHOSTUNREACH' ? code : undefined;
     }
     this.afterEvent(now);
   }
@@ -670,6 +682,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
     }
     const out = this.ackOutcome;
     const blocks = this.sackOk ? seg.sackBlocks : NO_BLOCKS;
+    this.softError = undefined;
     s.onAck(now, seq, seg.ack, seg.window, blocks, echoRtt, echoSendTime, isPureAck && (seg.flags & (TCP_SYN | TCP_FIN)) === 0, out);
     if (out.advanced) this.bytesAcked += out.dataAcked;
     if (out.dataAcked > 0 && this.wantWritable && s.buffer.room >= Math.min(65536, s.buffer.limit / 2)) {
@@ -888,7 +901,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
     }
     if (s.rtoDeadline !== undefined && s.rtoDeadline <= now) {
       if (!s.onRtoTimeout(now, this.config.retries2)) {
-        this.finish(new TcpError('ETIMEDOUT', `no acknowledgment from ${this.peerName()} after ${this.config.retries2} retransmissions`));
+        this.finish(this.timedOut(`no acknowledgment from ${this.peerName()} after ${this.config.retries2} retransmissions`));
         return;
       }
       // RFC 6298 5.7 applies to path changes; Linux refreshes the route's MTU here too.
@@ -911,7 +924,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
     switch (state) {
       case 'SYN_SENT':
         if (++this.handshakeRetries > this.config.synRetries) {
-          this.finish(new TcpError('ETIMEDOUT', `no answer from ${this.peerName()} to ${this.config.synRetries + 1} SYNs`));
+          this.finish(this.timedOut(`no answer from ${this.peerName()} to ${this.config.synRetries + 1} SYNs`));
           return;
         }
         this.sender.rtt.backoff();
@@ -999,6 +1012,8 @@ export class TcpConnection implements TableEntry, TimerOwner {
     const state = this.currentState;
     const s = this.sender;
     if (state === 'ESTABLISHED' || state === 'CLOSE_WAIT' || state === 'FIN_WAIT_1' || state === 'CLOSING' || state === 'LAST_ACK') {
+      // The hook's headers (names) shrink the MSS only while they are sent.
+      if (this.ipv6Hook !== undefined) this.updateMss();
       const maxPayload = this.maxPayload();
       for (let i = 0; i < 1024; i++) {
         const tx = s.next(now, maxPayload);
@@ -1131,9 +1146,11 @@ export class TcpConnection implements TableEntry, TimerOwner {
       }
     }
     const headerLength = w.currentHeaderLength;
+    const ipv6 = this.ipv6Hook?.outgoingIpv6(kind);
+    w.ipv6Extensions = ipv6;
     // Payload per wire segment: the sender's MSS, unless this header leaves less room (the
-    // peer's MSS counts no options, RFC 6691; the path MTU counts all).
-    const segmentRoom = Math.min(this.peerMss + TCP_MIN_HEADER_LENGTH, this.pathMtu - this.ipHeader) - headerLength;
+    // peer's MSS counts no options, RFC 6691; the path MTU counts all, extension headers too).
+    const segmentRoom = Math.min(this.peerMss + TCP_MIN_HEADER_LENGTH, this.pathMtu - this.ipHeader - ipv6HeadersLength(ipv6)) - headerLength;
     const gsoSize = Math.max(Math.min(this.sender.mss, segmentRoom), 1);
     const result = w.send(now, length > 0 ? this.sender.buffer : undefined, payloadOffset, length, length > gsoSize ? gsoSize : undefined);
     if (result.ok || result.code !== 'EMSGSIZE') {
@@ -1189,7 +1206,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
   /** Effective send MSS: the peer's MSS and the path, less our per-segment options (RFC 6691). */
   private updateMss(): void {
     const path = this.pathMtu - this.ipHeader - TCP_MIN_HEADER_LENGTH;
-    const mss = Math.min(this.peerMss, path) - (this.tsOk ? TIMESTAMPS_SPACE : 0) - (this.extension?.dataOptionSpace ?? 0);
+    const mss = Math.min(this.peerMss, path) - (this.tsOk ? TIMESTAMPS_SPACE : 0) - (this.extension?.dataOptionSpace ?? 0) - (this.ipv6Hook?.ipv6Overhead ?? 0);
     this.sender.setMss(Math.max(mss, this.config.minMss));
   }
 
@@ -1276,6 +1293,11 @@ export class TcpConnection implements TableEntry, TimerOwner {
       this.endEmitted = true;
       h.onEnd?.(this);
     }
+  }
+
+  /** ETIMEDOUT, or the soft ICMP error that explains it (Linux tcp_write_err). */
+  private timedOut(message: string): TcpError {
+    return this.softError !== undefined ? new TcpError(this.softError, `${message} (ICMP: ${this.softError})`) : new TcpError('ETIMEDOUT', message);
   }
 
   private peerName(): string {

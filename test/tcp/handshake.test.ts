@@ -220,3 +220,18 @@ describe('handshake packets lost in turn (two hosts)', () => {
     expect(r.elapsedMs).toBeLessThan(r.expectedMinMs + 100);
   });
 });
+
+describe('soft ICMP errors (RFC 1122 4.2.3.9)', () => {
+  it('keep the connection attempt going and explain its timeout', () => {
+    const tr = new TcpTrace({ config: { tcp: { synRetries: 1 } } });
+    const conn = tr.tcp.connect({ remoteAddress: '10.0.0.2', remotePort: 80 }, 0);
+    let error: TcpError | undefined;
+    conn.handler = { onClose: (_c, e) => (error = e) };
+    tr.recvOne();
+    tr.advance(10);
+    tr.inject(tr.icmpError(tr.raw[0]!, 'hostUnreachable'));
+    expect(conn.state).toBe('SYN_SENT');
+    tr.recv(100_000);
+    expect(error?.code).toBe('EHOSTUNREACH');
+  });
+});

@@ -16,8 +16,14 @@ export function addressEquals(a: IpAddress, b: IpAddress): boolean {
   return true;
 }
 
-/** A compact string usable as a Map key; equal addresses give equal keys. */
+/** A compact string usable as a Map key (one character per byte); equal addresses give equal keys. */
 export function addressKey(a: IpAddress): string {
+  // Runs several times per packet (is it ours, path MTU, sockets): spelled-out arguments
+  // cost a third of fromCharCode.apply over the array.
+  if (a.length === 4) return String.fromCharCode(a[0]!, a[1]!, a[2]!, a[3]!);
+  if (a.length === 16) {
+    return String.fromCharCode(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!);
+  }
   return String.fromCharCode.apply(null, a as unknown as number[]);
 }
 

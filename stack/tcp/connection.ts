@@ -27,7 +27,8 @@ import { ipv6HeadersLength, type Ipv6HeaderHook } from './ipv6-hook.js';
 import { TimestampState } from './paws.js';
 import type { ReceivedSegment } from './received-segment.js';
 import { TcpReceiver, type DataOutcome } from './receiver.js';
-import { SegmentWriter } from './segment-writer.js';
+import type { SegmentWriter } from './segment-writer.js';
+import type { PacketAllocator } from '../ip/packet-alloc.js';
 import { TcpSender, type AckOutcome, type Transmission } from './sender.js';
 import { inWindow, seqAdd, seqGeq, seqGt, seqLeq, seqLt, seqSub } from './seq.js';
 import { acceptsData, canSend, type TcpState } from './state.js';
@@ -48,6 +49,10 @@ export interface ConnectionOwner {
   challengeAckAllowed(now: number): boolean;
   /** A passively opened connection completed its handshake (for the listener's accept queue). */
   established(conn: TcpConnection): void;
+  /** Builds and sends segments for every connection of the owner. */
+  readonly writer: SegmentWriter;
+  /** Where received payload is copied to (shared, so an idle connection holds no slab). */
+  readonly allocator: PacketAllocator;
 }
 
 /** How a connection starts. */
@@ -148,7 +153,6 @@ export class TcpConnection implements TableEntry, TimerOwner {
   readonly passive: boolean;
   private currentState: TcpState = 'CLOSED';
   private readonly config: TcpConfig;
-  private readonly writer: SegmentWriter;
   private readonly timestamps: TimestampState;
   private tsOk = false;
   private sackOk = false;
@@ -189,13 +193,6 @@ export class TcpConnection implements TableEntry, TimerOwner {
   private resetOptions: readonly TcpOption[] | undefined = undefined;
   /** The last soft ICMP error since something got through (reported on timeout). */
   private softError: 'ENETUNREACH' | 'EHOSTUNREACH' | undefined = undefined;
-  // Reused per segment.
-  private readonly ackOutcome: AckOutcome = { advanced: false, dataAcked: 0, finAcked: false };
-  private readonly dataOutcome: DataOutcome = { delivered: 0, ackNow: false };
-  private readonly tsOption = { kind: 'timestamps' as const, tsVal: 0, tsEcr: 0 };
-  private readonly sackOption: { readonly kind: 'sack'; blocks: SackBlock[] } = { kind: 'sack', blocks: [] };
-  private readonly sackPool: SackBlock[] = [];
-  private readonly outgoing: OutgoingSegment = { kind: 'segment', seq: 0, ack: 0, flags: 0, payloadLength: 0, retransmission: false, mapping: undefined };
   // Counters.
   private segmentsSent = 0;
   private segmentsReceived = 0;
@@ -232,7 +229,6 @@ export class TcpConnection implements TableEntry, TimerOwner {
     const cc = p.extension?.congestionController?.(this.ourMss) ?? createCongestionController(p.congestionControl, this.ourMss, c);
     this.sender = new TcpSender(c, p.iss, this.ourMss, p.sendBufferBytes, cc);
     this.sender.nagle = !p.noDelay;
-    this.writer = new SegmentWriter(owner.host, p.localAddress, p.localPort, p.remoteAddress, p.remotePort);
 
     switch (start.kind) {
       case 'active':
@@ -584,7 +580,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
       if (state === 'TIME_WAIT' && f & TCP_FIN) this.restartTimeWait(now);
       if (payload.length > 0 && seqLt(seq, r.nxt) && acceptsData(state)) {
         // Old data, a spurious retransmission: ACK at once with a D-SACK (RFC 2883 4.1).
-        r.onData(now, seq, payload, false, this.sender.rtt.srtt, this.dataOutcome);
+        r.onData(now, seq, payload, false, this.sender.rtt.srtt, DATA_OUTCOME);
         this.sendPureAck(now, 'segment');
         return;
       }
@@ -680,7 +676,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
       echoRtt = this.timestamps.rttFromEcho(now, seg.tsEcr);
       if (echoRtt !== undefined) echoSendTime = this.timestamps.sendTimeOf(now, seg.tsEcr);
     }
-    const out = this.ackOutcome;
+    const out = ACK_OUTCOME;
     const blocks = this.sackOk ? seg.sackBlocks : NO_BLOCKS;
     this.softError = undefined;
     s.onAck(now, seq, seg.ack, seg.window, blocks, echoRtt, echoSendTime, isPureAck && (seg.flags & (TCP_SYN | TCP_FIN)) === 0, out);
@@ -721,7 +717,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
         this.finish(new TcpError('ECONNRESET', 'data arrived after close()'));
         return;
       } else {
-        const out = this.dataOutcome;
+        const out = DATA_OUTCOME;
         r.onData(now, seq, payload, (seg.flags & TCP_PSH) !== 0, this.sender.rtt.srtt, out);
         if (out.ackNow) this.ackNow = true;
         if (out.delivered > 0 && !this.extension?.onPayload) this.events |= EV_READABLE;
@@ -840,7 +836,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
   }
 
   private newReceiver(irs: number): TcpReceiver {
-    return new TcpReceiver(this.config, irs, this.ourMss, this.receiveBufferBytes, this.extension);
+    return new TcpReceiver(this.config, irs, this.ourMss, this.receiveBufferBytes, this.extension, this.owner.allocator);
   }
 
   private applyWindow(seg: ReceivedSegment): void {
@@ -1089,30 +1085,29 @@ export class TcpConnection implements TableEntry, TimerOwner {
     payloadOffset = 0,
     mapping: OutgoingSegment['mapping'] = undefined,
   ): SendResult {
-    const w = this.writer;
-    const repr = w.repr;
+    const w = this.owner.writer;
+    const repr = w.begin(this.localAddress, this.localPort, this.remoteAddress, this.remotePort);
     const r = this.receiver;
     const hasAck = (flags & TCP_ACK) !== 0;
     repr.seq = seq;
     repr.flags = flags;
     repr.ack = hasAck && r !== undefined ? r.nxt : 0;
     const options = repr.options;
-    options.length = 0;
     if (flags & TCP_SYN) {
       repr.window = r !== undefined ? Math.min(r.windowField(), 0xffff) : Math.min(this.receiveBufferBytes, 0xffff);
       this.synOptions(options, now, kind === 'syn');
     } else {
       repr.window = flags & TCP_RST ? 0 : r !== undefined ? r.windowField() : 0;
       if (this.tsOk && !(flags & TCP_RST)) {
-        this.tsOption.tsVal = this.timestamps.tsval(now);
-        this.tsOption.tsEcr = this.timestamps.tsecr;
-        options.push(NOP_OPTION, NOP_OPTION, this.tsOption);
+        TS_OPTION.tsVal = this.timestamps.tsval(now);
+        TS_OPTION.tsEcr = this.timestamps.tsecr;
+        options.push(NOP_OPTION, NOP_OPTION, TS_OPTION);
       }
     }
     let used = tcpOptionsLength(options);
     const ext = this.extension;
     if (ext?.outgoingOptions && (kind !== 'reset' || this.resetOptions === undefined)) {
-      const o = this.outgoing;
+      const o = OUTGOING;
       o.kind = kind;
       o.seq = seq;
       o.ack = repr.ack;
@@ -1134,15 +1129,15 @@ export class TcpConnection implements TableEntry, TimerOwner {
     if (this.sackOk && hasAck && r !== undefined && !(flags & (TCP_SYN | TCP_RST))) {
       const blocks = r.sackBlocks(this.tsOk, TCP_MAX_OPTIONS_LENGTH - used - 2);
       if (blocks.length > 0) {
-        const list = this.sackOption.blocks;
+        const list = SACK_OPTION.blocks;
         list.length = 0;
         for (let i = 0; i < blocks.length && i < MAX_SACK_BLOCKS_POOL; i++) {
-          const b = (this.sackPool[i] ??= { left: 0, right: 0 });
+          const b = (SACK_POOL[i] ??= { left: 0, right: 0 });
           b.left = blocks[i]!.start;
           b.right = blocks[i]!.end;
           list.push(b);
         }
-        options.push(NOP_OPTION, NOP_OPTION, this.sackOption);
+        options.push(NOP_OPTION, NOP_OPTION, SACK_OPTION);
       }
     }
     const headerLength = w.currentHeaderLength;
@@ -1306,3 +1301,12 @@ export class TcpConnection implements TableEntry, TimerOwner {
 }
 
 const NO_BLOCKS: readonly { start: number; end: number }[] = [];
+
+// Scratch objects of the segment path, reused by every connection: processing is
+// synchronous, so one of each suffices and an idle connection holds none.
+const ACK_OUTCOME: AckOutcome = { advanced: false, dataAcked: 0, finAcked: false };
+const DATA_OUTCOME: DataOutcome = { delivered: 0, ackNow: false };
+const TS_OPTION = { kind: 'timestamps' as const, tsVal: 0, tsEcr: 0 };
+const SACK_OPTION: { readonly kind: 'sack'; blocks: SackBlock[] } = { kind: 'sack', blocks: [] };
+const SACK_POOL: SackBlock[] = [];
+const OUTGOING: OutgoingSegment = { kind: 'segment', seq: 0, ack: 0, flags: 0, payloadLength: 0, retransmission: false, mapping: undefined };

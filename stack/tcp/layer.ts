@@ -21,6 +21,8 @@ import { TimestampState } from './paws.js';
 import { ReceivedSegment } from './received-segment.js';
 import { sendResetFor } from './reset.js';
 import { seqAdd } from './seq.js';
+import { SegmentWriter } from './segment-writer.js';
+import { PacketAllocator } from '../ip/packet-alloc.js';
 import { COOKIE_MSS_IPV4, COOKIE_MSS_IPV6, cookieOptionsFromEcho, cookieTimestamp, SynCookies } from './syn-cookies.js';
 import { TimerHeap } from './timer-heap.js';
 import type { FourTuple } from './tuple-hash.js';
@@ -75,12 +77,15 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
   private readonly cookies: SynCookies;
   private readonly segment = new ReceivedSegment();
   private challengeWindowStart = -Infinity;
+  readonly writer: SegmentWriter;
+  readonly allocator = new PacketAllocator();
   private challengeCount = 0;
 
   /** Creates the TCP layer and registers it with `host` for IP protocol 6. */
   constructor(readonly host: Host) {
     this.config = host.config.tcp;
     this.isn = new IsnGenerator(host.random.bytes(32));
+    this.writer = new SegmentWriter(host);
     this.cookies = new SynCookies(host.random.bytes(32), this.config.synCookieMaxAgeMs);
     host.registerTransport(TCP_PROTOCOL, this);
   }

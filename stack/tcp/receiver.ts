@@ -8,7 +8,7 @@
 // into memory the application then owns.
 
 import type { TcpConfig } from '../config.js';
-import { PacketAllocator } from '../ip/packet-alloc.js';
+import type { PacketAllocator } from '../ip/packet-alloc.js';
 import { DelayedAckPolicy } from './delayed-ack.js';
 import type { TcpExtension } from './extension.js';
 import { ReassemblyQueue } from './reassembly.js';
@@ -31,6 +31,8 @@ export interface DataOutcome {
 }
 
 const EMPTY_RANGES: SeqRange[] = [];
+/** Scratch for reassembled chunks (processing is synchronous: one serves every receiver). */
+const PULLED: Uint8Array[] = [];
 
 export class TcpReceiver {
   /** RCV.NXT. */
@@ -57,8 +59,6 @@ export class TcpReceiver {
   private sackBuilder: SackBlockBuilder | undefined = undefined;
   private readonly queue: Uint8Array[] = [];
   private queueHead = 0;
-  private readonly allocator = new PacketAllocator();
-  private readonly pulled: Uint8Array[] = [];
 
   constructor(
     private readonly config: ReceiverConfig,
@@ -66,6 +66,7 @@ export class TcpReceiver {
     ourMss: number,
     receiveBufferBytes: number,
     private readonly extension: TcpExtension | undefined,
+    private readonly allocator: PacketAllocator,
   ) {
     this.nxt = seqAdd(irs, 1);
     this.ourMss = ourMss;
@@ -144,7 +145,7 @@ export class TcpReceiver {
       out.delivered = data.length;
       if (hadQueue) {
         fillsGap = true;
-        const pulled = this.pulled;
+        const pulled = PULLED;
         let at = this.nxt;
         const n = this.reassembly!.takeInOrder(this.nxt, pulled);
         for (const chunk of pulled) {

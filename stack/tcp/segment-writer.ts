@@ -1,25 +1,30 @@
-// Puts a connection's segments on the wire through Host.send, building each packet in one
-// buffer: the TCP header and options from a reused repr (no allocation per segment besides
-// the packet), the payload copied once, straight from the send buffer into the packet
-// (DESIGN.md "Data path"), and the checksum left partial for the device or the host's
-// software fallback to finish (virtio NEEDS_CSUM, stack/ip/offload.ts). A payload longer
-// than one wire segment goes as a GSO super-segment cut at `gsoSize`.
+// Puts segments on the wire through Host.send, building each packet in one buffer: the TCP
+// header and options from a reused repr (no allocation per segment besides the packet),
+// the payload copied once, straight from the send buffer into the packet (DESIGN.md "Data
+// path"), and the checksum left partial for the device or the host's software fallback to
+// finish (virtio NEEDS_CSUM, stack/ip/offload.ts). A payload longer than one wire segment
+// goes as a GSO super-segment cut at `gsoSize`. One writer serves every connection of a
+// layer (sends are synchronous), so an idle connection carries none of this state.
 
 import type { Host, SendRequest, SendResult } from '../ip/host.js';
 import type { IpAddress } from '../wire/address.js';
-import { emitTcp, TCP_PROTOCOL, tcpHeaderLength, type TcpChecksumMode, type TcpRepr } from '../wire/tcp.js';
+import type { Ipv6ExtensionHeader } from '../wire/ipv6-ext.js';
+import { emitTcp, TCP_PROTOCOL, tcpHeaderLength, type TcpRepr } from '../wire/tcp.js';
 import type { SendBuffer } from './send-buffer.js';
 
 /** RFC 9293 3.1: the checksum field is at offset 16 of the TCP header. */
 const TCP_CHECKSUM_OFFSET = 16;
+const NO_ADDRESS: IpAddress = new Uint8Array(4);
 
 export class SegmentWriter {
-  /** Fill in before send(); options is rebuilt per segment by the caller. */
-  readonly repr: TcpRepr;
-  private readonly request: SendRequest;
+  /** Filled by begin(); the caller sets the rest, options included. */
+  readonly repr: TcpRepr = { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, urgentPointer: 0, checksum: 0, options: [] };
+  /** IPv6 extension headers for this segment (ipv6-hook.ts); begin() clears them. */
+  ipv6Extensions: Ipv6ExtensionHeader[] | undefined = undefined;
+  private readonly checksum: { mode: 'partial'; src: IpAddress; dst: IpAddress } = { mode: 'partial', src: NO_ADDRESS, dst: NO_ADDRESS };
   private readonly plain = { checksumOffset: TCP_CHECKSUM_OFFSET };
   private readonly gso = { checksumOffset: TCP_CHECKSUM_OFFSET, gsoSize: 0 };
-  private readonly checksum: TcpChecksumMode;
+  private readonly request: SendRequest;
   private source: SendBuffer | undefined = undefined;
   private sourceOffset = 0;
   private payloadLength = 0;
@@ -29,23 +34,21 @@ export class SegmentWriter {
     emitTcp(this.repr, undefined, this.payloadLength, out, offset, this.checksum);
   };
 
-  constructor(
-    private readonly host: Host,
-    localAddress: IpAddress,
-    localPort: number,
-    remoteAddress: IpAddress,
-    remotePort: number,
-  ) {
-    this.repr = { srcPort: localPort, dstPort: remotePort, seq: 0, ack: 0, flags: 0, window: 0, urgentPointer: 0, checksum: 0, options: [] };
-    this.checksum = { mode: 'partial', src: localAddress, dst: remoteAddress };
-    this.request = {
-      src: localAddress,
-      dst: remoteAddress,
-      protocol: TCP_PROTOCOL,
-      l4Length: 0,
-      writeL4: this.writeL4,
-      offload: this.plain,
-    };
+  constructor(private readonly host: Host) {
+    this.request = { src: NO_ADDRESS, dst: NO_ADDRESS, protocol: TCP_PROTOCOL, l4Length: 0, writeL4: this.writeL4, offload: this.plain };
+  }
+
+  /** Starts a segment of the connection `local`:`localPort` -> `remote`:`remotePort`; returns the repr to fill. */
+  begin(local: IpAddress, localPort: number, remote: IpAddress, remotePort: number): TcpRepr {
+    const r = this.repr;
+    r.srcPort = localPort;
+    r.dstPort = remotePort;
+    r.urgentPointer = 0;
+    r.options.length = 0;
+    this.ipv6Extensions = undefined;
+    this.checksum.src = this.request.src = local;
+    this.checksum.dst = this.request.dst = remote;
+    return r;
   }
 
   /** Header bytes of the segment as the repr stands now. */
@@ -64,6 +67,7 @@ export class SegmentWriter {
     this.headerLength = tcpHeaderLength(this.repr);
     const req = this.request;
     req.l4Length = this.headerLength + length;
+    req.ipv6Extensions = this.ipv6Extensions;
     if (gsoSize !== undefined && length > gsoSize) {
       this.gso.gsoSize = gsoSize;
       req.offload = this.gso;

@@ -7,10 +7,11 @@
 
 import type { MptcpConfig, TcpConfig } from '../config.js';
 import type { Host, HostNetworkEvent } from '../ip/host.js';
-import type { IncomingSyn } from '../tcp/connection-options.js';
+import type { IncomingSyn, ListenOptions } from '../tcp/connection-options.js';
 import type { TcpConnection } from '../tcp/connection.js';
 import { TcpError } from '../tcp/errors.js';
 import type { TcpExtension } from '../tcp/extension.js';
+import type { Ipv6HeaderHook } from '../tcp/ipv6-hook.js';
 import type { TcpLayer } from '../tcp/layer.js';
 import type { TcpListener } from '../tcp/listener.js';
 import { TimerHeap, type TimerOwner } from '../tcp/timer-heap.js';
@@ -31,6 +32,8 @@ export interface MptcpConnectOptions extends MptcpConnectionOptions {
   remotePort: number;
   localAddress?: IpAddress | string;
   localPort?: number;
+  /** Rides on the initial subflow's IPv6 headers (the name exchange; joins carry none). */
+  ipv6Hook?: Ipv6HeaderHook;
 }
 
 export interface MptcpListenOptions extends MptcpConnectionOptions {
@@ -40,6 +43,8 @@ export interface MptcpListenOptions extends MptcpConnectionOptions {
   backlog?: number;
   /** Every accepted connection: MPTCP, or plain TCP when the client did not offer MP_CAPABLE. */
   onConnection?: (conn: MptcpConnection | TcpConnection) => void;
+  /** Every SYN's IPv6 header hook (TCP ListenOptions.ipv6Hook; sees joins too). */
+  ipv6Hook?: ListenOptions['ipv6Hook'];
 }
 
 export interface MptcpLayerOptions {
@@ -126,6 +131,7 @@ export class MptcpLayer implements MptcpConnectionOwner {
           ...(opts.localPort !== undefined && { localPort: opts.localPort }),
           ...this.tcpOptions(opts),
           extension: sf,
+          ipv6Hook: opts.ipv6Hook,
         },
         now,
       );
@@ -150,6 +156,7 @@ export class MptcpLayer implements MptcpConnectionOwner {
       ...(opts.backlog !== undefined && { backlog: opts.backlog }),
       ...this.tcpOptions(opts),
       extension: (syn) => this.onSyn(syn, connOptions),
+      ipv6Hook: opts.ipv6Hook,
       onConnection: (conn) => this.onAccepted(conn, opts.onConnection),
     });
   }
@@ -235,7 +242,7 @@ export class MptcpLayer implements MptcpConnectionOwner {
     this.tokens.replace(key.token, conn);
     conn.onMpcSyn(mpc);
     const sf = conn.createSubflow({ role: 'mpc-server', pathId: 0, localId: 0, remoteId: 0, backup: false });
-    sf.acceptMpcSyn(seg.seq);
+    sf.acceptMpcSyn(seg.seq, { local: syn.localAddress, remote: syn.remoteAddress, remotePort: seg.srcPort });
     this.counters.passiveOpens++;
     conn.events.record(this.now, { kind: 'created', role: 'server', token: key.token });
     this.track(conn, syn.localAddress, syn.remoteAddress, seg.srcPort, false, this.now);

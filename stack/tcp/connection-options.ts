@@ -7,6 +7,8 @@ import type { IpAddress } from '../wire/address.js';
 import type { TcpOption } from '../wire/tcp-options.js';
 import type { TcpError } from './errors.js';
 import type { TcpExtension } from './extension.js';
+import type { Ipv6HeaderHook, Ipv6HookVerdict } from './ipv6-hook.js';
+import type { Ipv6ExtensionHeader } from '../wire/ipv6-ext.js';
 import type { ReceivedSegment } from './received-segment.js';
 import type { TcpConnection } from './connection.js';
 
@@ -31,6 +33,8 @@ export interface ConnectOptions extends ConnectionOptions {
   localPort?: number;
   /** Rides on the connection from its SYN on (extension.ts). */
   extension?: TcpExtension;
+  /** Rides on the connection's IPv6 headers from its SYN on (ipv6-hook.ts: the name exchange). */
+  ipv6Hook?: Ipv6HeaderHook;
 }
 
 /** The listener's view of a SYN, for its extension factory. */
@@ -38,6 +42,8 @@ export interface IncomingSyn {
   segment: ReceivedSegment;
   localAddress: IpAddress;
   remoteAddress: IpAddress;
+  /** The packet's IPv6 extension headers (empty for IPv4); views valid during the call only. */
+  ipv6Extensions: readonly Ipv6ExtensionHeader[];
 }
 
 export interface ListenOptions extends ConnectionOptions {
@@ -54,6 +60,11 @@ export interface ListenOptions extends ConnectionOptions {
    * refuse it with a RST (with these options: { resetWith }).
    */
   extension?: (syn: IncomingSyn) => TcpExtension | 'reset' | { resetWith: readonly TcpOption[] } | undefined;
+  /**
+   * Called for the same segments before `extension`: an IPv6 header hook for the new
+   * connection (ipv6-hook.ts), none, or 'drop' to discard the SYN silently (no state, no RST).
+   */
+  ipv6Hook?: (syn: IncomingSyn) => Ipv6HookVerdict;
 }
 
 /**

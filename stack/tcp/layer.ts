@@ -11,18 +11,19 @@ import { copyBytes, readU16 } from '../wire/bytes.js';
 import { wireError } from '../wire/result.js';
 import { NOP_OPTION, SACK_PERMITTED_OPTION, type TcpOption } from '../wire/tcp-options.js';
 import { emitTcp, TCP_ACK, TCP_PROTOCOL, TCP_RST, TCP_SYN, tcpHeaderLength, verifyTcpChecksum, type TcpRepr } from '../wire/tcp.js';
-import type { ConnectionOptions, ConnectOptions, ListenOptions } from './connection-options.js';
+import type { ConnectionOptions, ConnectOptions, IncomingSyn, ListenOptions } from './connection-options.js';
 import { ConnectionTable } from './connection-table.js';
 import { TcpConnection, type ConnectionOwner, type ConnectionParams, type ConnectionStart } from './connection.js';
 import { TcpError } from './errors.js';
+import type { Ipv6HeaderHook } from './ipv6-hook.js';
 import { IsnGenerator } from './isn.js';
 import { TcpListener, type ListenerOwner } from './listener.js';
 import { TimestampState } from './paws.js';
 import { ReceivedSegment } from './received-segment.js';
 import { sendResetFor } from './reset.js';
-import { seqAdd } from './seq.js';
 import { SegmentWriter } from './segment-writer.js';
 import { PacketAllocator } from '../ip/packet-alloc.js';
+import { seqAdd } from './seq.js';
 import { COOKIE_MSS_IPV4, COOKIE_MSS_IPV6, cookieOptionsFromEcho, cookieTimestamp, SynCookies } from './syn-cookies.js';
 import { TimerHeap } from './timer-heap.js';
 import type { FourTuple } from './tuple-hash.js';
@@ -76,16 +77,16 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
   private readonly isn: IsnGenerator;
   private readonly cookies: SynCookies;
   private readonly segment = new ReceivedSegment();
-  private challengeWindowStart = -Infinity;
   readonly writer: SegmentWriter;
   readonly allocator = new PacketAllocator();
+  private challengeWindowStart = -Infinity;
   private challengeCount = 0;
 
   /** Creates the TCP layer and registers it with `host` for IP protocol 6. */
   constructor(readonly host: Host) {
     this.config = host.config.tcp;
-    this.isn = new IsnGenerator(host.random.bytes(32));
     this.writer = new SegmentWriter(host);
+    this.isn = new IsnGenerator(host.random.bytes(32));
     this.cookies = new SynCookies(host.random.bytes(32), this.config.synCookieMaxAgeMs);
     host.registerTransport(TCP_PROTOCOL, this);
   }
@@ -132,7 +133,7 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
       throw new TcpError('EADDRINUSE', `local port ${port} is in use`);
     }
     const tuple: FourTuple = { localAddress: local, localPort: port, remoteAddress: remote, remotePort: opts.remotePort };
-    const conn = new TcpConnection(this, this.params(tuple, now, opts, opts.extension), { kind: 'active' }, now);
+    const conn = new TcpConnection(this, this.params(tuple, now, opts, opts.extension, opts.ipv6Hook), { kind: 'active' }, now);
     this.table.add(conn);
     this.counters.activeOpens++;
     return conn;
@@ -184,6 +185,7 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
     let conn = this.table.get(p.dst, seg.dstPort, p.src, seg.srcPort);
     if (conn !== undefined && conn.state === 'TIME_WAIT' && conn.recycleForSyn(seg, now)) conn = undefined;
     if (conn !== undefined) {
+      if (conn.ipv6Hook !== undefined && conn.ipv6Hook.incomingIpv6(p.ipv6Extensions, p.src) === 'drop') return;
       conn.input(seg, now);
       return;
     }
@@ -289,13 +291,19 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
     }
     const local = copyBytes(p.dst, 0, p.dst.length);
     const remote = copyBytes(p.src, 0, p.src.length);
-    const ext = listener.extensionFor?.({ segment: seg, localAddress: local, remoteAddress: remote });
+    const syn: IncomingSyn = { segment: seg, localAddress: local, remoteAddress: remote, ipv6Extensions: p.ipv6Extensions };
+    const hook = listener.ipv6HookFor?.(syn);
+    if (hook === 'drop') {
+      listener.hookDrops++;
+      return;
+    }
+    const ext = listener.extensionFor?.(syn);
     if (ext === 'reset' || (ext !== undefined && 'resetWith' in ext)) {
       sendResetFor(this.host, p.dst, p.src, seg, now, ext === 'reset' ? undefined : ext.resetWith);
       return;
     }
     const tuple: FourTuple = { localAddress: local, localPort: seg.dstPort, remoteAddress: remote, remotePort: seg.srcPort };
-    this.openPassive(listener, this.params(tuple, now, listener.options, ext), { kind: 'passive', syn: seg }, now);
+    this.openPassive(listener, this.params(tuple, now, listener.options, ext, hook), { kind: 'passive', syn: seg }, now);
   }
 
   private openPassive(listener: TcpListener, params: ConnectionParams, start: ConnectionStart, now: number): TcpConnection {
@@ -374,13 +382,19 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
       return true; // dropped: the client's retransmission may find room
     }
     const echo = this.config.timestamps && seg.hasTimestamps ? cookieOptionsFromEcho(seg.tsEcr) : undefined;
-    const ext = listener.extensionFor?.({ segment: seg, localAddress: local, remoteAddress: remote });
+    const syn: IncomingSyn = { segment: seg, localAddress: local, remoteAddress: remote, ipv6Extensions: p.ipv6Extensions };
+    const hook = listener.ipv6HookFor?.(syn);
+    if (hook === 'drop') {
+      listener.hookDrops++;
+      return true;
+    }
+    const ext = listener.extensionFor?.(syn);
     if (ext === 'reset' || (ext !== undefined && 'resetWith' in ext)) {
       sendResetFor(this.host, p.dst, p.src, seg, now, ext === 'reset' ? undefined : ext.resetWith);
       return true;
     }
     this.counters.synCookiesValid++;
-    const params = this.params(tuple, now, listener.options, ext);
+    const params = this.params(tuple, now, listener.options, ext, hook);
     params.iss = seqAdd(seg.ack, -1);
     const conn = this.openPassive(listener, params, { kind: 'cookie', ack: seg, mss, windowScale: echo?.windowScale, sackPermitted: echo?.sackPermitted ?? false }, now);
     if (conn.state !== 'CLOSED') conn.input(seg, now);
@@ -389,7 +403,7 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
 
   // ---- helpers ---------------------------------------------------------------------------
 
-  private params(tuple: FourTuple, now: number, o: ConnectionOptions, extension: ConnectionParams['extension']): ConnectionParams {
+  private params(tuple: FourTuple, now: number, o: ConnectionOptions, extension: ConnectionParams['extension'], ipv6Hook?: Ipv6HeaderHook): ConnectionParams {
     const c = this.config;
     return {
       localAddress: tuple.localAddress,
@@ -404,6 +418,7 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
       sendBufferBytes: o.sendBufferBytes ?? c.sendBufferBytes,
       receiveBufferBytes: o.receiveBufferBytes ?? c.receiveBufferBytes,
       extension,
+      ipv6Hook: familyOf(tuple.remoteAddress) === 6 ? ipv6Hook : undefined,
     };
   }
 

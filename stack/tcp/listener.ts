@@ -21,8 +21,11 @@ export class TcpListener {
   /** Called for each established connection; without it they wait in accept(). */
   onConnection: ((conn: TcpConnection) => void) | undefined;
   readonly extensionFor: ListenOptions['extension'];
+  readonly ipv6HookFor: ListenOptions['ipv6Hook'];
   /** Connection options every accepted connection gets. */
-  readonly options: Omit<ListenOptions, 'port' | 'address' | 'backlog' | 'onConnection' | 'extension'>;
+  readonly options: Omit<ListenOptions, 'port' | 'address' | 'backlog' | 'onConnection' | 'extension' | 'ipv6Hook'>;
+  /** SYNs the IPv6 hook dropped (a name-bound listener refusing another name). */
+  hookDrops = 0;
   /** Embryonic connections (SYN received, handshake not complete). */
   synQueue = 0;
   /** SYNs answered with a cookie because the SYN queue was full. */
@@ -43,7 +46,8 @@ export class TcpListener {
     this.backlog = backlog;
     this.onConnection = opts.onConnection;
     this.extensionFor = opts.extension;
-    const { port: _p, address: _a, backlog: _b, onConnection: _o, extension: _e, ...rest } = opts;
+    this.ipv6HookFor = opts.ipv6Hook;
+    const { port: _p, address: _a, backlog: _b, onConnection: _o, extension: _e, ipv6Hook: _h, ...rest } = opts;
     this.options = rest;
   }
 

@@ -4,6 +4,7 @@
 
 import type { UdpConfig } from '../config.js';
 import { type IpAddress, type IpFamily, addressEquals } from '../wire/address.js';
+import type { Ipv6ExtensionHeader } from '../wire/ipv6-ext.js';
 import { emitUdp, IPPROTO_UDP, UDP_HEADER_LENGTH } from '../wire/udp.js';
 import type { IcmpErrorReport, SendRequest, SendResult } from '../ip/host.js';
 import { icmpErrno, type IcmpErrno } from '../ip/icmp-errors.js';
@@ -53,6 +54,11 @@ export class UdpSocket {
   readonly counters: UdpSocketCounters = { received: 0, sent: 0, receiveQueueDrops: 0, errors: 0 };
   /** Called after a datagram is queued or an error recorded (inside the host's input()). */
   onReadable: ((what: 'datagram' | 'error') => void) | undefined = undefined;
+  /**
+   * Sees every datagram's IPv6 extension headers (empty for IPv4; views valid during the
+   * call) before it is queued; 'drop' discards it. The name exchange of dgram sockets.
+   */
+  ipv6Hook: ((headers: readonly Ipv6ExtensionHeader[], address: IpAddress, port: number) => 'accept' | 'drop') | undefined = undefined;
   private queue: UdpDatagram[] = [];
   private queueHead = 0;
   private queuedBytes = 0;
@@ -84,8 +90,8 @@ export class UdpSocket {
     this.peer = { address: address.slice(), port };
   }
 
-  /** Sends one datagram (to the connected peer when `to` is absent). */
-  send(data: Uint8Array, now: number, to?: { address: IpAddress; port: number }): SendResult {
+  /** Sends one datagram (to the connected peer when `to` is absent), with IPv6 extension headers if given. */
+  send(data: Uint8Array, now: number, to?: { address: IpAddress; port: number }, ipv6Extensions?: Ipv6ExtensionHeader[]): SendResult {
     if (this.closed) return { ok: false, code: 'EINVAL', message: 'socket closed' };
     const dst = to ?? this.peer;
     if (!dst) return { ok: false, code: 'EINVAL', message: 'no destination: not connected' };
@@ -101,6 +107,7 @@ export class UdpSocket {
         protocol: IPPROTO_UDP,
         l4Length,
         writeL4: (out, offset, src, d) => emitUdp({ srcPort, dstPort: dst.port }, data, out, offset, src, d),
+        ...(ipv6Extensions && { ipv6Extensions }),
       },
       now,
     );

@@ -99,6 +99,7 @@ export class UdpLayer implements TransportHandler {
       this.counters.noPorts++;
       return 'portUnreachable';
     }
+    if (socket.ipv6Hook !== undefined && socket.ipv6Hook(p.ipv6Extensions, p.src, v.srcPort) === 'drop') return;
     if (socket.deliver(p.l4.subarray(8, v.length), p.src, v.srcPort, p.dst, p.ifIndex, now)) this.counters.inDatagrams++;
     else this.counters.receiveQueueDrops++;
   }

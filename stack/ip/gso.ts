@@ -25,7 +25,9 @@ export function finishPartialChecksum(packet: Uint8Array, offload: TxOffload): v
   const field = offload.checksumStart + offload.checksumOffset;
   if (offload.checksumStart < 0 || field + 2 > packet.length) throw new RangeError('partial checksum outside the packet');
   const sum = onesComplementSum(packet, offload.checksumStart, packet.length - offload.checksumStart);
-  writeU16(packet, field, finishChecksum(sum));
+  // A result of 0 is written as 0xffff, its one's-complement twin, like Linux (CSUM_MANGLED_0):
+  // for UDP a 0 on the wire means "no checksum" (RFC 768), which IPv6 receivers drop.
+  writeU16(packet, field, finishChecksum(sum) || 0xffff);
 }
 
 /**

@@ -4,7 +4,9 @@ import { Host, type OutboundPacket } from '../../stack/ip/host.js';
 import { seededRandom } from '../../stack/random.js';
 import { emitTcp, TCP_ACK, TCP_CWR, TCP_FIN, TCP_PSH, tcpHeaderLength, type TcpRepr } from '../../stack/wire/tcp.js';
 import { buildOptionsHeader } from '../../stack/wire/ipv6-ext.js';
-import { describe, ip, ipv4, ipv6 } from './packets.js';
+import { describe, ip, ipv4, ipv6, udp } from './packets.js';
+import { pseudoHeaderSum } from '../../stack/wire/checksum.js';
+import { verifyUdpChecksum } from '../../stack/wire/udp.js';
 
 const payload = (n: number) => new TextEncoder().encode('abcdefghij'.repeat(Math.ceil(n / 10)).slice(0, n));
 
@@ -84,6 +86,24 @@ suite('finishPartialChecksum', () => {
     expect(describe(packet)).toContain('BADSUM');
     finishPartialChecksum(packet, { checksumStart: 40, checksumOffset: 16 });
     expect(describe(packet)).toBe('2001:db8::1 > 2001:db8::2 hlim=64 tcp 40000 > 80 seq=4294966272 flags=0x10 len=333');
+  });
+
+  it('writes a checksum that comes out 0 as 0xffff, as Linux does (CSUM_MANGLED_0): a UDP 0 means "none"', () => {
+    const [src, dst] = ['2001:db8::1', '2001:db8::2'];
+    const datagram = udp(src, dst, 1000, 2000, 'zz');
+    // Add the checksum to the payload word: the data then sums to 0xffff and its checksum is 0.
+    const c = (datagram[6]! << 8) | datagram[7]!;
+    const word = ((datagram[8]! << 8) | datagram[9]!) + c;
+    const folded = (word & 0xffff) + (word >>> 16);
+    datagram[8] = folded >>> 8;
+    datagram[9] = folded & 0xff;
+    const pseudo = pseudoHeaderSum(ip(src), ip(dst), 17, datagram.length);
+    datagram[6] = pseudo >>> 8;
+    datagram[7] = pseudo & 0xff;
+    const packet = ipv6(src, dst, 17, datagram);
+    finishPartialChecksum(packet, { checksumStart: 40, checksumOffset: 6 });
+    expect([packet[46], packet[47]]).toEqual([0xff, 0xff]);
+    expect(verifyUdpChecksum(packet.subarray(40), ip(src), ip(dst))).toBe(true);
   });
 });
 

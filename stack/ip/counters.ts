@@ -33,7 +33,7 @@ export class HostCounters {
   icmpOut = 0;
   /** ICMP errors received and delivered to a transport. */
   icmpErrorsIn = 0;
-  /** ICMP errors we generated (port/protocol unreachable). */
+  /** ICMP errors we generated (port/protocol unreachable, IPv6 parameter problem). */
   icmpErrorsOut = 0;
   /** ICMP errors not sent because of the rate limit. */
   icmpRateLimited = 0;

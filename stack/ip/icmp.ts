@@ -1,5 +1,6 @@
 // The host's ICMP and ICMPv6: answering echo requests to our addresses (RFC 1122 3.2.2.6,
-// RFC 4443 4.2), generating port/protocol unreachable errors under a rate limit, and
+// RFC 4443 4.2), generating port/protocol unreachable and IPv6 parameter problem errors
+// under a rate limit (never about an ICMP error), and
 // handing received errors (unreachable, packet too big, time exceeded, parameter problem)
 // to the transport that sent the invoking packet, found by parsing the quoted packet.
 

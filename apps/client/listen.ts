@@ -56,7 +56,10 @@ export async function run(argv: string[]): Promise<number> {
   const say = (line: string): void => void (values.verbose && process.stderr.write(line + '\n'));
   const serve = values.exec === undefined ? stdioServer(path, say) : execServer(path, values.exec, max, say);
   return new Promise<number>((resolve) => {
+    let finished = false;
     const finish = (status: number): void => {
+      if (finished) return;
+      finished = true;
       events.destroy();
       resolve(status);
     };
@@ -83,7 +86,9 @@ export async function run(argv: string[]): Promise<number> {
       drainLines();
     });
     events.on('error', () => {});
-    events.on('close', () => finish(report('listen', { code: 'ESHUTDOWN', message: 'the daemon closed the listener' })));
+    events.on('close', () => {
+      if (!finished) finish(report('listen', { code: 'ESHUTDOWN', message: 'the daemon closed the listener' }));
+    });
     drainLines();
     events.resume();
   });

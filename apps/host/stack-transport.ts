@@ -1,10 +1,55 @@
-// The daemon's stream transport over the stack's TCP layer. The TCP layer (stack/tcp/, issue
-// 4) is not in the tree yet: until it is, the daemon answers connect and listen with ENOTSUP.
+// The daemon's stream transport over the stack's TCP: a TcpLayer on the Host, driven by the
+// HostRuntime (its clock, and a kick after every application call), with the net.Socket-like
+// TcpSocket / TcpServer of stack/socket/ as the streams the control server bridges.
 
 import type { Host } from '../../stack/ip/host.js';
+import { TcpLayer } from '../../stack/tcp/layer.js';
+import { TcpServer } from '../../stack/socket/tcp-server.js';
+import { TcpSocket, type SocketDriver } from '../../stack/socket/tcp-socket.js';
+import { formatAddress } from '../../stack/wire/address.js';
 import type { HostRuntime } from '../../tun/runtime.js';
-import { NO_TRANSPORT, type StreamTransport } from './transport.js';
+import type { StreamTransport } from './transport.js';
 
-export function stackTransport(_host: Host, _runtime: HostRuntime): StreamTransport {
-  return NO_TRANSPORT;
+export function stackTransport(host: Host, runtime: HostRuntime): StreamTransport {
+  const tcp = new TcpLayer(host);
+  const driver: SocketDriver = { tcp, now: () => runtime.now(), kick: () => runtime.kick() };
+  return {
+    connect: (opts) =>
+      new Promise((resolve, reject) => {
+        // Half-open like the Unix side: each direction ends on its own (bridge.ts).
+        const socket = new TcpSocket({ driver, allowHalfOpen: true });
+        socket.once('error', reject);
+        socket.connect(
+          {
+            host: opts.address,
+            port: opts.port,
+            ...(opts.localAddress !== undefined && { localAddress: opts.localAddress }),
+            ...(opts.localPort !== undefined && { localPort: opts.localPort }),
+            ...(opts.noDelay !== undefined && { noDelay: opts.noDelay }),
+          },
+          () => {
+            socket.off('error', reject);
+            resolve(socket);
+          },
+        );
+      }),
+    listen: (opts, onConnection) =>
+      new Promise((resolve, reject) => {
+        const server = new TcpServer(driver, { allowHalfOpen: true, pauseOnConnect: true }, onConnection);
+        server.once('error', reject);
+        server.listen({ port: opts.port, backlog: opts.backlog, ...(opts.address !== undefined && { host: opts.address }) }, () => {
+          server.off('error', reject);
+          const a = server.address()!;
+          resolve({ local: { address: a.address, port: a.port }, close: () => server.close() });
+        });
+      }),
+    stats: () => ({
+      counters: { ...tcp.counters },
+      connections: [...tcp.connections()].map((c) => ({
+        local: { address: formatAddress(c.localAddress), port: c.localPort },
+        remote: { address: formatAddress(c.remoteAddress), port: c.remotePort },
+        ...c.stats(),
+      })),
+    }),
+  };
 }

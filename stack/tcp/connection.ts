@@ -1025,7 +1025,8 @@ export class TcpConnection implements TableEntry, TimerOwner {
   }
 
   private maxPayload(): number {
-    return this.config.gso ? MAX_SUPER_PAYLOAD : this.sender.mss;
+    // While the hook's headers ride (the names: N packets, thesis 2.4), one wire segment per send.
+    return this.config.gso && !this.ipv6Hook?.ipv6Overhead ? MAX_SUPER_PAYLOAD : this.sender.mss;
   }
 
   /** Sends `tx`; false when nothing left (the loop should stop). */

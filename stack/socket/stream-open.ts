@@ -1,0 +1,121 @@
+// open() for stream sockets (thesis 2.3 Open, 5.2 Happy Eyeballs with name-based sockets):
+// resolve the peer's name with the stack's own DNS (AAAA and A in parallel), race the
+// addresses with HappyEyeballsRace (the thesis's P per destination), each attempt a real
+// MPTCP (or TCP) connection carrying the names on IPv6, reset the losers, and hand the
+// winner over as a NameConnection whose peer name is then verified.
+//
+// The other family's attempt is reset, never kept: an attempt that connects after the winner
+// is an MPTCP connection of its own (its own keys and token), which RFC 8684 gives no way to
+// merge into the winner; the winner's path manager opens the extra subflows instead (to the
+// addresses the peer announces, of both families).
+
+import type { DnsQueryHandle } from '../dns/resolver.js';
+import { HappyEyeballsRace, type RaceOutcome, type RaceOwner, type RaceRecord } from '../eyeballs/race.js';
+import { ConnectionNames } from '../name/connection-names.js';
+import { TcpError } from '../tcp/errors.js';
+import { familyOf, type IpAddress } from '../wire/address.js';
+import { NameSocketError } from './errors.js';
+import { NameConnection, type StreamConnection } from './name-connection.js';
+import type { NameStackCore } from './name-stack.js';
+
+export interface StreamOpenRequest {
+  /** Normalized peer name. */
+  peerName: string;
+  /** Normalized local name to send; undefined: this host has none (only the destination name is sent). */
+  localName: string | undefined;
+  port: number;
+  /** MPTCP with fallback (default), or plain TCP. */
+  multipath: boolean;
+  noDelay?: boolean;
+}
+
+export type OpenResult = { ok: true; connection: NameConnection } | { ok: false; error: NameSocketError; race: RaceRecord };
+
+interface Attempt {
+  conn: StreamConnection;
+  names: ConnectionNames | undefined;
+}
+
+export class StreamOpen implements RaceOwner {
+  readonly race: HappyEyeballsRace;
+  private readonly attempts = new Map<number, Attempt>();
+  private nextId = 1;
+  private readonly removeTimer: () => void;
+  private readonly lookup: DnsQueryHandle;
+  private settled = false;
+
+  constructor(
+    private readonly core: NameStackCore,
+    private readonly req: StreamOpenRequest,
+    now: number,
+    private readonly done: (r: OpenResult) => void,
+  ) {
+    this.race = new HappyEyeballsRace(this, core.config.eyeballs, core.preferences, { destination: req.peerName }, now);
+    this.removeTimer = core.host.addTimerClient(this.race);
+    this.lookup = core.resolver.lookupBoth(req.peerName, now, (family, r, at) => this.race.onAnswer(family, r.ok ? r : { ok: false, code: r.code }, at));
+  }
+
+  /** The application gave up (closed the socket before it connected). */
+  abort(now: number): void {
+    this.lookup.cancel();
+    this.race.abort(now);
+  }
+
+  startAttempt(address: IpAddress, now: number): number {
+    const id = this.nextId++;
+    const { core, req } = this;
+    const family = familyOf(address);
+    let names: ConnectionNames | undefined;
+    if (family === 6) {
+      const n = ConnectionNames.initiator({ family, peerName: req.peerName, ...(req.localName !== undefined && { localName: req.localName }) }, core.config.name);
+      // Names were validated by the caller; a failure here would be a bug, so fail the attempt.
+      if (!n.ok) {
+        this.race.attemptFailed(id, 'EINVAL', now);
+        return id;
+      }
+      names = n.value;
+    }
+    let conn: StreamConnection;
+    try {
+      const base = { remoteAddress: address, remotePort: req.port, ...(req.noDelay !== undefined && { noDelay: req.noDelay }), ...(names && { ipv6Hook: names }) };
+      conn = req.multipath && core.mptcp ? core.mptcp.connect(base, now) : core.tcp.connect(base, now);
+    } catch (e) {
+      this.race.attemptFailed(id, e instanceof TcpError ? e.code : 'EINVAL', now);
+      return id;
+    }
+    this.attempts.set(id, { conn, names });
+    const handler = {
+      onConnect: () => this.race.attemptSucceeded(id, core.tcp.now),
+      onClose: (_c: unknown, error?: TcpError) => this.race.attemptFailed(id, error?.code ?? 'ECONNRESET', core.tcp.now),
+    };
+    (conn as { handler: unknown }).handler = handler;
+    return id;
+  }
+
+  cancel(id: number): void {
+    const a = this.attempts.get(id);
+    this.attempts.delete(id);
+    // A loser is reset (thesis 5.2.1: "the other connection is reset").
+    a?.conn.destroy();
+  }
+
+  finished(outcome: RaceOutcome, now: number): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.removeTimer();
+    this.core.recordRace(outcome.record);
+    if (!outcome.ok) {
+      for (const a of this.attempts.values()) a.conn.destroy();
+      this.attempts.clear();
+      this.done({ ok: false, error: new NameSocketError(outcome.code, `cannot open ${this.req.peerName}: ${outcome.code}`), race: outcome.record });
+      return;
+    }
+    const a = this.attempts.get(outcome.winner.id)!;
+    this.attempts.clear();
+    (a.conn as { handler: unknown }).handler = {};
+    const connection = new NameConnection(a.conn, 'initiator', a.names, this.req.localName, this.req.peerName, outcome.record);
+    this.core.track(connection);
+    this.core.verifyPeer(connection, now);
+    this.done({ ok: true, connection });
+  }
+}

@@ -88,3 +88,77 @@ export function startCommand(argv: string[]): ChildProcess & { result: Promise<C
   const result = new Promise<CliResult>((resolve) => child.on('close', (status) => resolve({ status, stdout: Buffer.concat(out), stderr: err })));
   return Object.assign(child, { result });
 }
+
+/** Kernel peers for the daemon's streams (python3 in a namespace): an echo or flood server, a client. */
+const PEER = `
+import socket, sys, threading
+mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+family = socket.AF_INET6 if ':' in host else socket.AF_INET
+if mode == 'client':
+    s = socket.create_connection((host, port))
+    def send():
+        s.sendall(sys.stdin.buffer.read())
+        s.shutdown(socket.SHUT_WR)
+    threading.Thread(target=send).start()
+    while chunk := s.recv(65536):
+        sys.stdout.buffer.write(chunk)
+    sys.exit(0)
+srv = socket.socket(family, socket.SOCK_STREAM)
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind((host, port))
+srv.listen()
+print('ready', flush=True)
+c, _ = srv.accept()
+try:
+    if sys.argv[4] == 'echo':
+        while chunk := c.recv(65536):
+            c.sendall(chunk)
+        print('eof', flush=True)
+        c.shutdown(socket.SHUT_WR)
+    else:
+        block = bytes(65536)
+        while True:
+            c.sendall(block)
+except OSError as e:
+    import errno
+    print(errno.errorcode.get(e.errno, str(e)), flush=True)
+`;
+
+export class KernelPeers {
+  private readonly script: string;
+  private readonly children: ChildProcess[] = [];
+
+  constructor(dir: string) {
+    this.script = join(dir, 'peer.py');
+    writeFileSync(this.script, PEER);
+  }
+
+  /**
+   * A one-connection server in namespace `ns`, listening once this resolves. `echo` sends
+   * everything back and half-closes after the client's FIN (output 'eof'); `flood` sends
+   * zeros until the connection fails (output: the errno name).
+   */
+  async server(ns: string, address: string, port: number, mode: 'echo' | 'flood'): Promise<{ output: Promise<string> }> {
+    const child = spawn('ip', ['netns', 'exec', ns, 'python3', this.script, 'serve', address, String(port), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.children.push(child);
+    let out = '';
+    const output = new Promise<string>((resolve) => child.on('close', () => resolve(out)));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.startsWith('ready')) resolve();
+      });
+      child.on('close', () => reject(new Error(`kernel server exited: ${out}`)));
+    });
+    return { output: output.then((o) => o.slice('ready\n'.length).trim()) };
+  }
+
+  /** argv of a client in `ns`: stdin to the server (then FIN), the server's bytes to stdout. */
+  client(ns: string, address: string, port: number): string[] {
+    return ['ip', 'netns', 'exec', ns, 'python3', this.script, 'client', address, String(port)];
+  }
+
+  kill(): void {
+    for (const c of this.children) c.kill('SIGKILL');
+  }
+}

@@ -6,7 +6,7 @@
 // example works against the real daemon; SIGTERM ends connections with FIN, removes the TUN
 // and the socket, exit 0; startup errors carry their code.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Namespaces, sh } from './tun-lab.js';
-import { privateBuild, runCommand, startCommand, startDaemon, type Daemon } from './daemon-process.js';
+import { KernelPeers, privateBuild, runCommand, startCommand, startDaemon, type Daemon } from './daemon-process.js';
 
 const namespaces = new Namespaces(`nst-dmn-${process.pid}-`);
 const TUN = `nsd${process.pid % 100000}`;
@@ -26,62 +26,13 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 
 const tmp = mkdtempSync(join(tmpdir(), 'nst-dmn-'));
 const control = join(tmp, 'host.sock');
+const peers = new KernelPeers(tmp);
 let build: ReturnType<typeof privateBuild>;
 let ns: string;
 let daemon: Daemon;
 const children: ChildProcess[] = [];
 
-/** A kernel peer in the namespace (python3): `serve ADDR PORT echo|flood` or `client ADDR PORT`. */
-const PEER = `
-import socket, sys, threading
-mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-family = socket.AF_INET6 if ':' in host else socket.AF_INET
-if mode == 'client':
-    s = socket.create_connection((host, port))
-    def send():
-        s.sendall(sys.stdin.buffer.read())
-        s.shutdown(socket.SHUT_WR)
-    threading.Thread(target=send).start()
-    while chunk := s.recv(65536):
-        sys.stdout.buffer.write(chunk)
-    sys.exit(0)
-srv = socket.socket(family, socket.SOCK_STREAM)
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind((host, port))
-srv.listen()
-print('ready', flush=True)
-c, _ = srv.accept()
-try:
-    if sys.argv[4] == 'echo':
-        while chunk := c.recv(65536):
-            c.sendall(chunk)
-        print('eof', flush=True)
-        c.shutdown(socket.SHUT_WR)
-    else:
-        block = bytes(65536)
-        while True:
-            c.sendall(block)
-except OSError as e:
-    import errno
-    print(errno.errorcode.get(e.errno, str(e)), flush=True)
-`;
-const peerScript = join(tmp, 'peer.py');
-
-/** Starts a kernel server in the namespace and waits until it listens. */
-async function kernelServer(address: string, port: number, mode: 'echo' | 'flood'): Promise<{ output: Promise<string> }> {
-  const child = spawn('ip', ['netns', 'exec', ns, 'python3', peerScript, 'serve', address, String(port), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  let out = '';
-  const output = new Promise<string>((resolve) => child.on('close', () => resolve(out)));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.startsWith('ready')) resolve();
-    });
-    child.on('close', () => reject(new Error(`kernel server exited: ${out}`)));
-  });
-  return { output: output.then((o) => o.slice('ready\n'.length).trim()) };
-}
+const kernelServer = (address: string, port: number, mode: 'echo' | 'flood'): Promise<{ output: Promise<string> }> => peers.server(ns, address, port, mode);
 
 function cli(...args: string[]): string[] {
   return [process.execPath, build.cli, ...args, '--control', control];
@@ -118,7 +69,6 @@ async function waitUntil(cond: () => Promise<boolean> | boolean, what: string, t
 beforeAll(async () => {
   namespaces.cleanup();
   build = privateBuild();
-  writeFileSync(peerScript, PEER);
   ns = namespaces.create(true);
   daemon = await startDaemon(build.cli, [
     '--link',
@@ -133,6 +83,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of children) c.kill('SIGKILL');
+  peers.kill();
   if (daemon && daemon.child.exitCode === null) {
     daemon.child.kill('SIGKILL');
     await daemon.exited;
@@ -203,7 +154,7 @@ describe('namestack host on a TUN', () => {
     listener.stdin!.end(toClient);
     // Wait for the listener to be registered in the daemon.
     await waitUntil(async () => (await stats()).control.listeners.length === 1, 'the listener');
-    const client = await runCommand(['ip', 'netns', 'exec', ns, 'python3', peerScript, 'client', STACK4, '6001'], toServer);
+    const client = await runCommand(peers.client(ns, STACK4, 6001), toServer);
     expect(client.status).toBe(0);
     expect(sha(client.stdout)).toBe(sha(toClient));
     const served = await listener.result;
@@ -218,7 +169,7 @@ describe('namestack host on a TUN', () => {
     await waitUntil(async () => (await stats()).control.listeners.length === 1, 'the listener');
     for (const family of [4, 6]) {
       const data = randomBytes(700_000);
-      const r = await runCommand(['ip', 'netns', 'exec', ns, 'python3', peerScript, 'client', family === 4 ? STACK4 : STACK6, '6002'], data);
+      const r = await runCommand(peers.client(ns, family === 4 ? STACK4 : STACK6, 6002), data);
       const [sum, remote] = r.stdout.toString().trim().split('\n');
       expect(sum).toBe(`${sha(data)}  -`);
       expect(remote).toBe(family === 4 ? KERNEL4 : KERNEL6);

@@ -190,6 +190,33 @@ describe('namestack host on a TUN', () => {
     await server.output;
   });
 
+  it('a client that stops reading closes the TCP window; the daemon holds a bounded amount', async () => {
+    const server = await kernelServer(KERNEL4, 5007, 'flood');
+    const client = connect(control);
+    client.write(`{"op":"connect","host":"${KERNEL4}","port":5007}\n`);
+    await new Promise((r) => client.once('data', r));
+    client.pause();
+    const received = async (): Promise<number> => {
+      const c = (await stats()).tcp.connections.find((x: { remote: { port: number } }) => x.remote.port === 5007);
+      return c.bytesReceived;
+    };
+    // Stalled: nothing more arrives between two looks half a second apart.
+    let before = -1;
+    await waitUntil(async () => {
+      const now = await received();
+      const stalled = now === before;
+      before = now;
+      if (!stalled) await new Promise((r) => setTimeout(r, 500));
+      return stalled;
+    }, 'the transfer to stall');
+    const conn = (await stats()).tcp.connections.find((x: { remote: { port: number } }) => x.remote.port === 5007);
+    expect(conn.receiveWindow).toBeLessThan(conn.mss);
+    // The stack's receive buffer, the daemon's stream buffers and the Unix socket's, no more.
+    expect(before).toBeLessThan(conn.receiveBuffer + (4 << 20));
+    client.destroy();
+    expect(['ECONNRESET', 'EPIPE']).toContain(await server.output);
+  });
+
   it('a client killed mid-transfer: the peer gets a reset, the daemon stays healthy and holds nothing', async () => {
     const server = await kernelServer(KERNEL4, 5005, 'flood');
     const victim = startCommand(cli('connect', KERNEL4, '5005'));

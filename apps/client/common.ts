@@ -42,6 +42,8 @@ export function pump(stream: Socket, rest: Buffer, input: Readable, output: Writ
     // The other end went away: stop writing into it (EPIPE is the expected outcome, not news).
     stream.on('error', () => {});
     input.on('error', () => stream.end());
+    // A reader that went away (`| head`): nobody wants the rest.
+    output.on('error', () => stream.destroy());
     stream.once('close', () => {
       input.unpipe(stream);
       resolve();

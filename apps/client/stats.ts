@@ -17,7 +17,7 @@ function kv(o: Json | undefined, skip: readonly string[] = []): string {
   if (!o) return '';
   return Object.entries(o)
     .filter(([k, v]) => !skip.includes(k) && v !== undefined && v !== null && typeof v !== 'object' && v !== 0 && v !== false)
-    .map(([k, v]) => `${k}:${String(v)}`)
+    .map(([k, v]) => `${k}:${typeof v === 'number' && !Number.isInteger(v) ? +v.toFixed(2) : String(v)}`)
     .join(' ');
 }
 

@@ -240,6 +240,33 @@ describe('namestack host on a TUN', () => {
   });
 });
 
+describe('link options', () => {
+  it('a pcap capture and an impairment from --link: tshark reads the echoes, the delay shows in the RTT', async () => {
+    const ns2 = namespaces.create(true);
+    const pcap = join(tmp, 'link.pcap');
+    const control2 = join(tmp, 'second.sock');
+    const d2 = await startDaemon(build.cli, ['--link', `tun=${TUN}p,netns=${ns2},addr=${STACK4}/24,kernel-addr=${KERNEL4}/24,pcap=${pcap},delay=15ms`], control2);
+    try {
+      const out = sh(`ip netns exec ${ns2} ping -c 3 -i 0.2 -W 2 ${STACK4}`);
+      expect(out).toMatch(/3 received/);
+      // Each direction is held 15 ms: no round trip can be shorter than 30 ms.
+      const min = Number(/= ([\d.]+)\//.exec(out)![1]);
+      expect(min).toBeGreaterThanOrEqual(30);
+      const r = await runCommand([process.execPath, build.cli, 'stats', '--json', '--control', control2]);
+      const iface = JSON.parse(r.stdout.toString()).interfaces[0];
+      expect(iface.capture).toMatchObject({ on: true, file: pcap });
+      expect(iface.impairment.rx.offered).toBeGreaterThanOrEqual(3);
+      expect(iface.impairment.tx.offered).toBeGreaterThanOrEqual(3);
+    } finally {
+      d2.child.kill('SIGTERM');
+      expect(await d2.exited).toBe(0);
+    }
+    const echoes = sh(`tshark -r ${pcap} -Y icmp -T fields -e icmp.type 2>/dev/null`).trim().split('\n');
+    expect(echoes.filter((t) => t === '8')).toHaveLength(3);
+    expect(echoes.filter((t) => t === '0')).toHaveLength(3);
+  });
+});
+
 describe('startup errors', () => {
   it('a bad configuration: EBADCONFIG, exit 2', async () => {
     const r = await runCommand([process.execPath, build.cli, 'host', '--link', 'tun=x,addr=10.0.0.1', '--control', join(tmp, 'bad.sock')]);

@@ -231,8 +231,8 @@ export interface DgramListenRequest {
 }
 
 export class NameDgramListener {
-  /** Called for every new peer ready to be accepted; without it sessions wait for accept(). */
-  onSession: ((s: NameDgramSession) => void) | undefined = undefined;
+  /** Called for every new peer ready to be accepted; false (or no handler) leaves it waiting for accept(). */
+  onSession: ((s: NameDgramSession) => boolean) | undefined = undefined;
   readonly counters = { sessions: 0, refusedDestinationName: 0, refusedPeerFilter: 0, refusedUnverified: 0, sessionLimit: 0 };
   private readonly sockets: UdpSocket[] = [];
   private readonly sessions = new Map<string, NameDgramSession | 'refused'>();
@@ -358,8 +358,7 @@ export class NameDgramListener {
   private offer(s: NameDgramSession): void {
     if (this.closed || s.offered) return;
     s.offered = true;
-    if (this.onSession) this.onSession(s);
-    else this.waiting.push(s);
+    if (!this.onSession?.(s)) this.waiting.push(s);
   }
 }
 

@@ -50,8 +50,11 @@ function isJoin(syn: IncomingSyn): boolean {
 }
 
 export class NameListener {
-  /** Called for every connection ready to be accepted; without it they wait for accept(). */
-  onConnection: ((c: NameConnection) => void) | undefined = undefined;
+  /**
+   * Called for every connection ready to be accepted; false (or no handler) leaves it
+   * waiting for accept().
+   */
+  onConnection: ((c: NameConnection) => boolean) | undefined = undefined;
   readonly counters: NameListenerCounters = { accepted: 0, refusedDestinationName: 0, refusedPeerFilter: 0, refusedUnverified: 0, overflows: 0 };
   readonly tcpListener: TcpListener;
   private readonly queue: NameConnection[] = [];
@@ -155,7 +158,7 @@ export class NameListener {
   private deliver(c: NameConnection): void {
     if (this.closed || c.conn.state === 'CLOSED') return;
     this.counters.accepted++;
-    if (this.onConnection) return this.onConnection(c);
+    if (this.onConnection?.(c)) return;
     if (this.queue.length >= this.backlog) {
       this.counters.overflows++;
       c.conn.destroy();

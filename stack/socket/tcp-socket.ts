@@ -18,10 +18,17 @@
 // writes without a copy): do not modify a buffer after writing it.
 
 import { Duplex } from 'node:stream';
+import { MptcpConnection } from '../mptcp/connection.js';
 import type { TcpConnection, TcpConnectionStats } from '../tcp/connection.js';
 import type { TcpConnectionHandler } from '../tcp/connection-options.js';
 import type { TcpLayer } from '../tcp/layer.js';
 import { formatAddress } from '../wire/address.js';
+
+/**
+ * What a socket carries: a TCP connection, or an MPTCP one (the name layer's stream
+ * transport), whose application API has the same shape (stack/mptcp/connection.ts).
+ */
+export type StreamConnection = TcpConnection | MptcpConnection;
 
 /** What a socket needs from whoever runs the stack. */
 export interface SocketDriver {
@@ -37,7 +44,7 @@ export interface TcpSocketOptions {
   /** Keep the writable side open after the peer's FIN (net.Socket's allowHalfOpen). Default false. */
   allowHalfOpen?: boolean;
   /** An established connection to wrap (what TcpServer hands out). */
-  connection?: TcpConnection;
+  connection?: StreamConnection;
   readableHighWaterMark?: number;
   writableHighWaterMark?: number;
 }
@@ -84,7 +91,7 @@ export class TcpSocket extends Duplex {
   /** Bytes received from the peer and handed to the stream. */
   bytesRead = 0;
   private readonly driver: SocketDriver;
-  private conn: TcpConnection | undefined;
+  private conn: StreamConnection | undefined;
   /** Bytes the connection took from write(). */
   private bytesTaken = 0;
   /** A write the send buffer could not take whole: the rest waits for onWritable. */
@@ -164,7 +171,7 @@ export class TcpSocket extends Duplex {
 
   setKeepAlive(enable = false, initialDelay = 0): this {
     this.keepAlive = { enable, initialDelay };
-    if (this.conn && this.conn.state !== 'CLOSED') {
+    if (this.conn && this.conn.state !== 'CLOSED' && !(this.conn instanceof MptcpConnection)) {
       this.conn.setKeepAlive(enable, initialDelay);
       this.driver.kick();
     }
@@ -189,7 +196,7 @@ export class TcpSocket extends Duplex {
   }
 
   get remoteFamily(): 'IPv4' | 'IPv6' | undefined {
-    return this.conn && (this.conn.family === 4 ? 'IPv4' : 'IPv6');
+    return this.conn && (this.conn.remoteAddress.length === 4 ? 'IPv4' : 'IPv6');
   }
 
   get localAddress(): string | undefined {
@@ -227,9 +234,10 @@ export class TcpSocket extends Duplex {
     return 'closed';
   }
 
-  /** The connection's state and counters, like `ss -ti` (undefined before connect). */
+  /** The connection's state and counters, like `ss -ti` (undefined before connect); MPTCP: its initial subflow's. */
   tcpInfo(): TcpConnectionStats | undefined {
-    return this.conn?.stats();
+    const c = this.conn;
+    return c instanceof MptcpConnection ? c.subflows[0]?.tcp?.stats() : c?.stats();
   }
 
   // ---- Duplex internals ----------------------------------------------------------------
@@ -280,12 +288,13 @@ export class TcpSocket extends Duplex {
 
   // ---- the connection's events ---------------------------------------------------------
 
-  private attach(conn: TcpConnection): void {
+  /** Takes `conn` as this socket's connection (a subclass may call it once its own connect is done). */
+  protected attach(conn: StreamConnection): void {
     this.conn = conn;
     // Nothing is read until the stream asks (_read): the window closes while nobody reads.
     conn.pause();
     if (this.noDelay !== undefined) conn.setNoDelay(this.noDelay);
-    if (this.keepAlive) conn.setKeepAlive(this.keepAlive.enable, this.keepAlive.initialDelay);
+    if (this.keepAlive && !(conn instanceof MptcpConnection)) conn.setKeepAlive(this.keepAlive.enable, this.keepAlive.initialDelay);
     const handler: TcpConnectionHandler = {
       onConnect: () => {
         this.connecting = false;
@@ -320,7 +329,8 @@ export class TcpSocket extends Duplex {
         if (!this.readableEnded) this.push(null);
       },
     };
-    conn.handler = handler;
+    // Both connection kinds report the same events (the handler ignores which one it is).
+    conn.handler = handler as TcpConnectionHandler & MptcpConnection['handler'];
     // Work that waited for a connection.
     for (const p of this.beforeConnect.splice(0)) this.writeChunk(p);
     const final = this.finalBeforeConnect;

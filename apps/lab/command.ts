@@ -17,7 +17,8 @@ import {
 
 const USAGE = `usage: namestack lab <subcommand> [--prefix P] ...
 
-  up [--paths N] [--daemons] [--json]   build the lab (idempotent; cleans a crashed run)
+  up [--paths N] [--no-daemons] [--json]
+                                        build the lab (idempotent; cleans a crashed run)
   down                                  remove everything the lab made
   status [--json]                       hosts, addresses, DNS, paths and their impairment
   exec <node> -- <command...>           run a command in a node's namespace
@@ -30,7 +31,8 @@ const USAGE = `usage: namestack lab <subcommand> [--prefix P] ...
 --prefix P   names the lab (namespaces P-alice, P-r1, ...); default '${DEFAULT_PREFIX}'.
 Impairment replaces the path's previous one and applies to each direction on its own:
 --delay 20ms adds 20 ms one way, 40 ms to a round trip; --loss 1% drops 1% each way.
---daemons starts 'namestack host' on alice and carol.
+'up' starts the namestack daemon ('namestack host') on alice and carol; --no-daemons
+leaves them without one (for a stack of your own on their TUNs).
 `;
 
 const UNITS_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000 };
@@ -132,7 +134,7 @@ export async function run(argv: string[]): Promise<number> {
       prefix: { type: 'string', default: DEFAULT_PREFIX },
       json: { type: 'boolean', default: false },
       paths: { type: 'string' },
-      daemons: { type: 'boolean', default: false },
+      'no-daemons': { type: 'boolean', default: false },
       delay: { type: 'string' },
       jitter: { type: 'string' },
       loss: { type: 'string' },
@@ -154,7 +156,7 @@ export async function run(argv: string[]): Promise<number> {
       const status = await labUp({
         prefix,
         ...(values.paths ? { paths: Number(values.paths) } : {}),
-        ...(values.daemons ? { daemon: daemonCommand() } : {}),
+        ...(values['no-daemons'] ? {} : { daemon: daemonCommand() }),
       });
       process.stdout.write(values.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));
       return 0;

@@ -182,6 +182,14 @@ describe('active open', () => {
     tr.tcp.listen({ port: 7000 });
     expect(() => tr.tcp.listen({ port: 7000, address: '10.0.0.1' })).toThrow(/EADDRINUSE/);
     expect(() => tr.tcp.connect({ remoteAddress: '10.0.0.2', remotePort: 80, localPort: 7000 }, 0)).toThrow(/EADDRINUSE/);
+    expect(() => tr.tcp.listen({ port: 7001, address: '10.0.0.99' })).toThrow(/EADDRNOTAVAIL/);
+  });
+
+  it('shares an ephemeral port among different peers and reports EADDRNOTAVAIL when none is left', () => {
+    const tr = new TcpTrace({ config: { tcp: { ephemeralPortMin: 40000, ephemeralPortMax: 40001 } } });
+    const ports = [80, 81].flatMap((remotePort) => [0, 1].map(() => tr.tcp.connect({ remoteAddress: '10.0.0.2', remotePort }, 0).localPort));
+    expect(ports.sort()).toEqual([40000, 40000, 40001, 40001]);
+    expect(() => tr.tcp.connect({ remoteAddress: '10.0.0.2', remotePort: 80 }, 0)).toThrow(/EADDRNOTAVAIL/);
   });
 });
 

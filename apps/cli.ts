@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   connect: { summary: 'open a TCP connection through the daemon and pipe stdin/stdout (like nc)', load: () => import('./client/connect.js') },
   listen: { summary: 'listen on a TCP port of the daemon; pipe or --exec per connection', load: () => import('./client/listen.js') },
   stats: { summary: "show the daemon's interfaces, counters, routes and connections", load: () => import('./client/stats.js') },
+  perf: { summary: 'iperf3-compatible client and server (-s / -c HOST) over namestack or kernel TCP', load: () => import('./perf/command.js') },
   demo: { summary: 'bring up the lab and show namestack at work, step by step', load: () => import('./demo/command.js') },
 };
 

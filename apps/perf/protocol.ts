@@ -175,6 +175,20 @@ export interface TestSettings {
   noDelay: boolean;
 }
 
+/** iperf3 3.12's client defaults: one stream, 10 s, 128 KiB writes, no rate limit. */
+export const DEFAULT_SETTINGS: Readonly<TestSettings> = {
+  omitSeconds: 0,
+  durationSeconds: DEFAULT_DURATION,
+  bytes: 0,
+  blocks: 0,
+  parallel: 1,
+  reverse: false,
+  blockSize: DEFAULT_TCP_BLOCK_SIZE,
+  rate: 0,
+  pacingTimerUs: DEFAULT_PACING_TIMER_US,
+  noDelay: false,
+};
+
 export function parametersOf(s: TestSettings, clientVersion: string): TestParameters {
   return {
     tcp: true,

@@ -9,27 +9,16 @@ import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runClient } from '../../apps/perf/client.js';
-import { DEFAULT_PACING_TIMER_US, DEFAULT_TCP_BLOCK_SIZE, State, encodeCookie, makeCookie, type TestSettings } from '../../apps/perf/protocol.js';
+import { DEFAULT_SETTINGS, DEFAULT_TCP_BLOCK_SIZE, State, encodeCookie, makeCookie, type TestSettings } from '../../apps/perf/protocol.js';
 import type { PerfReport } from '../../apps/perf/report.js';
 import { startServer, type PerfServer } from '../../apps/perf/server.js';
 import { SEPARATOR, TextReport } from '../../apps/perf/text-report.js';
 import { kernelTransport } from '../../apps/perf/transport.js';
 import { freePort, iperf3Client, iperf3Server, killIperf3 } from './iperf3.js';
 
+/** iperf3's defaults, 1 s long, with `overrides`. */
 function settings(overrides: Partial<TestSettings> = {}): TestSettings {
-  return {
-    omitSeconds: 0,
-    durationSeconds: 1,
-    bytes: 0,
-    blocks: 0,
-    parallel: 1,
-    reverse: false,
-    blockSize: DEFAULT_TCP_BLOCK_SIZE,
-    rate: 0,
-    pacingTimerUs: DEFAULT_PACING_TIMER_US,
-    noDelay: false,
-    ...overrides,
-  };
+  return { ...DEFAULT_SETTINGS, durationSeconds: 1, ...overrides };
 }
 
 /**

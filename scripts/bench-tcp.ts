@@ -1,0 +1,292 @@
+// TCP throughput and cost, namestack against the Linux kernel, measured in the same run on
+// the same lab path (docs/lab.md) with iperf3's protocol on both:
+//
+//   kernel:    dave (iperf3 -c)            <-> bob (iperf3 -s)    kernel TCP at both ends
+//   namestack: alice (namestack perf -c)   <-> bob (iperf3 -s)    namestack's TCP on alice
+//
+// Both directions (-R for bob -> client), on path p1 clean and with 1% loss each way and
+// 20 ms RTT (10 ms delay each way, the lab's relay). Per row: receiver goodput in Gbit/s, the
+// ratio namestack/kernel, and CPU seconds per GB moved at each end: iperf3's own
+// cpu_utilization (user + system of its process) on kernel ends; on alice the namestack perf
+// process plus the host daemon that runs the stack (/proc/<pid>/stat).
+//
+// The namestack rows need the host daemon with its TCP layer on alice (`lab up --daemons`);
+// until it serves connections they say why they did not run.
+//
+// Run: npx tsc -p tsconfig.json && scripts/bench-tcp [--seconds 5] [--prefix bench-tcp]
+//      [--record] [--keep] [--clean-only]
+// --record appends a dated section to docs/BENCHMARKS.md; --keep leaves the lab up.
+
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { impairPath, labDown, labExec, labSpawn, labStatus, labUp, type LabStatusUp } from '../apps/lab/lab.js';
+import { runClient } from '../apps/perf/client.js';
+import { controlTransport } from '../apps/perf/control-transport.js';
+import { DEFAULT_SETTINGS } from '../apps/perf/protocol.js';
+import type { PerfReport } from '../apps/perf/report.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const PORT = 5201;
+const PATH = 'p1';
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+interface Condition {
+  name: string;
+  /** Per-direction impairment of path p1 (the lab applies it to each direction). */
+  impairment: { delayMs: number; lossRate: number } | null;
+  /** The issue's floor for namestack/kernel on this condition. */
+  floor: number;
+}
+
+const CONDITIONS: Condition[] = [
+  { name: 'clean', impairment: null, floor: 0.5 },
+  { name: '1% loss, 20 ms RTT', impairment: { delayMs: 10, lossRate: 0.01 }, floor: 0.8 },
+];
+
+interface Measurement {
+  gbps: number;
+  bytes: number;
+  /** CPU seconds per GB moved at the sending and the receiving end. */
+  senderCpuPerGB: number;
+  receiverCpuPerGB: number;
+  retransmits: number | undefined;
+}
+
+type Outcome = { ok: true; m: Measurement } | { ok: false; why: string };
+
+interface Row {
+  condition: Condition;
+  direction: string;
+  kernel: Outcome;
+  namestack: Outcome;
+}
+
+function log(line: string): void {
+  process.stderr.write(`bench-tcp: ${line}\n`);
+}
+
+function perGB(cpuSeconds: number, bytes: number): number {
+  return bytes > 0 ? cpuSeconds / (bytes / 1e9) : NaN;
+}
+
+/** utime + stime of a process in seconds (proc(5)); fields counted after the command's closing paren. */
+function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of the whole line are the 12th and 13th after the paren (state is the 1st).
+  return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+}
+
+interface Iperf3Server {
+  /** iperf3's JSON when it exits after its one test. */
+  report: Promise<PerfReport>;
+  /** Ends it if it still runs (a client that failed never comes) and waits until it has. */
+  stop(): Promise<void>;
+}
+
+/** `iperf3 -s -1 -J` on bob, once it listens. */
+async function iperf3ServerOnBob(prefix: string): Promise<Iperf3Server> {
+  const child = labSpawn(prefix, 'bob', ['iperf3', '-s', '-1', '-J', '-p', String(PORT)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const report = new Promise<PerfReport>((resolve, reject) =>
+    child.once('close', () => {
+      try {
+        resolve(JSON.parse(out) as PerfReport);
+      } catch {
+        reject(new Error(`iperf3 -s on bob printed no JSON: ${out.slice(0, 200)}`));
+      }
+    }),
+  );
+  report.catch(() => {});
+  for (let i = 0; i < 200; i++) {
+    const ss = await labExec(prefix, 'bob', ['ss', '-Hltn', `sport = :${PORT}`]);
+    if (ss.stdout.trim() !== '') {
+      return {
+        report,
+        stop: () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill();
+          return exited;
+        },
+      };
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  child.kill();
+  throw new Error('iperf3 -s on bob did not listen');
+}
+
+function bobAddress(status: LabStatusUp): string {
+  return status.hosts.bob!.addresses.find((a) => a.path === PATH)!.ipv4;
+}
+
+/** dave -> bob (or bob -> dave with -R), iperf3 at both ends. */
+async function kernelRun(status: LabStatusUp, seconds: number, reverse: boolean): Promise<Measurement> {
+  const server = await iperf3ServerOnBob(status.prefix);
+  let report: PerfReport;
+  try {
+    const client = await labExec(status.prefix, 'dave', ['iperf3', '-c', bobAddress(status), '-p', String(PORT), '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])], {
+      timeoutMs: (seconds + 30) * 1000,
+    });
+    report = JSON.parse(client.stdout) as PerfReport;
+  } finally {
+    await server.stop();
+  }
+  if (report.error || !report.end) throw new Error(`iperf3 -c on dave: ${report.error ?? 'no result'}`);
+  // iperf3 reports CPU as a percentage of the test's wall time at each end.
+  const cpu = report.end.cpu_utilization_percent;
+  const duration = report.end.sum_sent.seconds;
+  return measurement(report.end, (cpu.host_total / 100) * duration, (cpu.remote_total / 100) * duration, reverse);
+}
+
+/** A test's goodput and cost from its end section and the CPU seconds at each end. */
+function measurement(end: NonNullable<PerfReport['end']>, clientCpu: number, serverCpu: number, reverse: boolean): Measurement {
+  const bytes = end.sum_received.bytes;
+  return {
+    gbps: end.sum_received.bits_per_second / 1e9,
+    bytes,
+    senderCpuPerGB: perGB(reverse ? serverCpu : clientCpu, bytes),
+    receiverCpuPerGB: perGB(reverse ? clientCpu : serverCpu, bytes),
+    retransmits: end.sum_sent.retransmits,
+  };
+}
+
+/** alice -> bob (or bob -> alice with -R): namestack perf through alice's daemon, iperf3 on bob. */
+async function namestackRun(status: LabStatusUp, seconds: number, reverse: boolean): Promise<Measurement> {
+  const alice = status.hosts.alice!;
+  if (!alice.controlSocket || !alice.daemon?.running) throw new Error('no namestack daemon on alice (the lab was brought up without --daemons, or it exited)');
+  const daemonPid = alice.daemon.pid;
+  const server = await iperf3ServerOnBob(status.prefix);
+  const daemonCpu0 = processCpuSeconds(daemonPid);
+  const own0 = process.cpuUsage();
+  const report = await runClient({
+    host: bobAddress(status),
+    port: PORT,
+    transport: controlTransport(alice.controlSocket),
+    settings: { ...DEFAULT_SETTINGS, durationSeconds: seconds, reverse },
+  });
+  const own = process.cpuUsage(own0);
+  const aliceCpu = processCpuSeconds(daemonPid) - daemonCpu0 + (own.user + own.system) / 1e6;
+  await server.stop();
+  if (report.error || !report.end) throw new Error(report.error ?? 'no result');
+  const bobCpu = (report.end.cpu_utilization_percent.remote_total / 100) * report.end.sum_sent.seconds;
+  return measurement(report.end, aliceCpu, bobCpu, reverse);
+}
+
+async function attempt(what: string, f: () => Promise<Measurement>): Promise<Outcome> {
+  try {
+    const m = await f();
+    log(`${what}: ${m.gbps.toFixed(2)} Gbit/s`);
+    return { ok: true, m };
+  } catch (err) {
+    const why = (err as Error).message.split('\n')[0]!;
+    log(`${what}: not measured: ${why}`);
+    return { ok: false, why };
+  }
+}
+
+function fmt(o: Outcome, f: (m: Measurement) => string): string {
+  return o.ok ? f(o.m) : 'n/a';
+}
+
+function table(rows: Row[]): string {
+  const lines = [
+    '| path p1 | direction | kernel dave<->bob Gbit/s | namestack alice<->bob Gbit/s | ratio (floor) | kernel CPU s/GB sender / receiver | namestack CPU s/GB sender / receiver | retransmits kernel / namestack |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    const ratio = r.kernel.ok && r.namestack.ok ? (r.namestack.m.gbps / r.kernel.m.gbps).toFixed(2) : 'n/a';
+    const cpu = (m: Measurement): string => `${m.senderCpuPerGB.toFixed(2)} / ${m.receiverCpuPerGB.toFixed(2)}`;
+    lines.push(
+      `| ${r.condition.name} | ${r.direction} | ${fmt(r.kernel, (m) => m.gbps.toFixed(2))} | ${fmt(r.namestack, (m) => m.gbps.toFixed(2))} | ${ratio} (${r.condition.floor}) | ${fmt(r.kernel, cpu)} | ${fmt(r.namestack, cpu)} | ${fmt(r.kernel, (m) => String(m.retransmits ?? '-'))} / ${fmt(r.namestack, (m) => String(m.retransmits ?? '-'))} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function notes(rows: Row[]): string[] {
+  const out: string[] = [];
+  const reasons = new Set(rows.flatMap((r) => [r.kernel, r.namestack]).flatMap((o) => (o.ok ? [] : [o.why])));
+  for (const why of reasons) out.push(`- not measured: ${why}`);
+  return out;
+}
+
+/** The daemon command for `labUp({ daemon })`, when the build has one. */
+function daemonCommand(): string[] | undefined {
+  const cli = join(ROOT, 'build', 'apps', 'cli.js');
+  return existsSync(join(ROOT, 'build', 'apps', 'host', 'command.js')) ? [process.execPath, cli, 'host'] : undefined;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '5' },
+      prefix: { type: 'string', default: 'bench-tcp' },
+      record: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      'clean-only': { type: 'boolean', default: false },
+    },
+  });
+  const seconds = Number(values.seconds);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) throw new Error('--seconds must be 1..600');
+  const prefix = values.prefix!;
+  const wasUp = (await labStatus(prefix)).up;
+  log(`lab '${prefix}' ${wasUp ? 'already up' : 'coming up'}`);
+  const daemon = daemonCommand();
+  let status: LabStatusUp;
+  try {
+    status = await labUp({ prefix, ...(daemon && { daemon }) });
+  } catch (err) {
+    log(`lab with daemons failed (${(err as Error).message.split('\n')[0]}); namestack rows will be missing`);
+    status = await labUp({ prefix });
+  }
+  const rows: Row[] = [];
+  try {
+    for (const condition of values['clean-only'] ? CONDITIONS.slice(0, 1) : CONDITIONS) {
+      await impairPath(prefix, PATH, condition.impairment);
+      for (const reverse of [false, true]) {
+        const direction = reverse ? 'bob -> client (-R)' : 'client -> bob';
+        const what = `${condition.name}, ${direction}`;
+        const kernel = await attempt(`kernel ${what}`, () => kernelRun(status, seconds, reverse));
+        const namestack = await attempt(`namestack ${what}`, () => namestackRun(status, seconds, reverse));
+        rows.push({ condition, direction, kernel, namestack });
+      }
+    }
+  } finally {
+    await impairPath(prefix, PATH, null).catch(() => undefined);
+    if (!wasUp && !values.keep) await labDown(prefix);
+  }
+
+  const machine = `nproc ${cpus().length}, Linux ${release()}, Node ${process.version}`;
+  const date = new Date().toISOString().slice(0, 10);
+  const body = [table(rows), '', ...notes(rows)].join('\n');
+  process.stdout.write(body + '\n');
+  if (values.record) {
+    const section = [
+      '',
+      `## TCP throughput vs the kernel (scripts/bench-tcp), ${date}`,
+      '',
+      `Command: \`npx tsc -p tsconfig.json && scripts/bench-tcp --seconds ${seconds}${values['clean-only'] ? ' --clean-only' : ''} --record\` (root).`,
+      `Date: ${date}. Machine: ${machine}. One single-stream test of ${seconds} s per cell, path p1 of the`,
+      'lab (through router r1; the impaired rows go through the lab relay, which caps any flow near',
+      '1 Gbit/s, so they compare loss recovery rather than raw speed). Goodput is what the receiver',
+      "counted; CPU seconds per GB are each end's process CPU time (iperf3's cpu_utilization on kernel",
+      'ends; namestack perf plus the host daemon on alice) over the bytes received.',
+      '',
+      body,
+      '',
+    ].join('\n');
+    appendFileSync(join(ROOT, 'docs', 'BENCHMARKS.md'), section);
+    log('appended to docs/BENCHMARKS.md');
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench-tcp: ${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});

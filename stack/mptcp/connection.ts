@@ -277,13 +277,15 @@ export class MptcpConnection {
    */
   destroy(error?: TcpError): void {
     if (this.closed) return;
+    const open = this.subflows.filter((s) => !s.closed);
+    // Closed first, so the path manager does not replace the subflows being reset.
+    this.finish(error);
     if (this.fellBack) {
-      this.subflows[0]?.tcp?.destroy(error);
+      for (const sf of open) sf.tcp?.destroy(error);
     } else {
       const fastclose: TcpOption[] = [{ kind: 'mptcp', option: { subtype: 'mpFastclose', receiverKey: this.remoteKey } }];
-      for (const sf of this.subflows) if (!sf.closed) sf.abort(MP_TCPRST_UNSPECIFIED, false, fastclose);
+      for (const sf of open) sf.abort(MP_TCPRST_UNSPECIFIED, false, fastclose);
     }
-    this.finish(error);
   }
 
   /** The next chunk of received data, or undefined. Reading opens the shared window. */
@@ -388,9 +390,8 @@ export class MptcpConnection {
     }
     const localId = this.pathEvents?.localIdOf(local) ?? 0;
     const sf = this.createSubflow({ role: 'join-server', pathId: -1, localId, remoteId: o.addressId, backup: false });
-    sf.acceptJoinSyn(o.nonce, o.addressId, o.backup, irs);
+    sf.acceptJoinSyn(o.nonce, o.addressId, o.backup, irs, { local, remote, remotePort });
     this.infiniteFallbackAllowed = false;
-    void remotePort;
     return sf;
   }
 
@@ -489,6 +490,7 @@ export class MptcpConnection {
       this.send.queueReinjection(unacked);
       this.infiniteFallbackAllowed = false;
     }
+    if (this.closed) return;
     this.pathEvents?.onSubflowClosed(sf, this.now);
     if (this.fellBack || this.subflows.every((s) => s.closed)) this.onAllSubflowsClosed(sf);
     this.markPending();
@@ -670,8 +672,9 @@ export class MptcpConnection {
     if (key !== this.localKey || this.closed) return false;
     this.counters.fastcloseReceived = true;
     this.events.record(this.now, { kind: 'fastclose' });
-    for (const sf of this.subflows) if (!sf.closed && sf !== via) sf.abort(MP_TCPRST_UNSPECIFIED, false);
+    const open = this.subflows.filter((s) => !s.closed && s !== via);
     this.finish(new TcpError('ECONNRESET', 'MP_FASTCLOSE from the peer'));
+    for (const sf of open) sf.abort(MP_TCPRST_UNSPECIFIED, false);
     return true;
   }
 

@@ -108,7 +108,7 @@ export class PathDriver {
 
   /** A join the peer opened to us completed: it counts against the subflow limit. */
   onPeerSubflow(sf: Subflow): number {
-    return this.pm.onPeerSubflow(sf.localAddress!, sf.remoteAddress!, sf.tcp?.remotePort ?? 0, sf.remoteId, sf.backupRemote);
+    return this.pm.onPeerSubflow(sf.localAddress!, sf.remoteAddress!, sf.remotePort, sf.remoteId, sf.backupRemote);
   }
 
   /** Carry out what the policy decided. */

@@ -46,6 +46,13 @@ export interface SubflowInit {
   nonce: number;
 }
 
+/** The addresses of a passive subflow's SYN. */
+export interface SynTuple {
+  local: IpAddress;
+  remote: IpAddress;
+  remotePort: number;
+}
+
 /** Subflow counters for stats (ss -Mi style). */
 export interface SubflowCounters {
   /** Data-level bytes mapped onto this subflow, first transmissions at the data level. */
@@ -100,6 +107,8 @@ export class Subflow implements TcpExtension {
   private ackOnAttach = false;
 
   private readonly meta: MptcpConnection;
+  /** A passive subflow's addresses, known from its SYN before the listener hands over the TCP connection. */
+  private synTuple: SynTuple | undefined = undefined;
   /** This subflow's share of the coupled congestion control. */
   private cc: CoupledSubflowController | undefined = undefined;
   /** The key of an MP_FASTCLOSE that came on the RST closing this subflow. */
@@ -152,11 +161,15 @@ export class Subflow implements TcpExtension {
   }
 
   get localAddress(): IpAddress | undefined {
-    return this.tcp?.localAddress;
+    return this.tcp?.localAddress ?? this.synTuple?.local;
   }
 
   get remoteAddress(): IpAddress | undefined {
-    return this.tcp?.remoteAddress;
+    return this.tcp?.remoteAddress ?? this.synTuple?.remote;
+  }
+
+  get remotePort(): number {
+    return this.tcp?.remotePort ?? this.synTuple?.remotePort ?? 0;
   }
 
   get state(): TcpState {
@@ -615,7 +628,8 @@ export class Subflow implements TcpExtension {
   }
 
   /** A listener got this join's SYN: remember the peer's nonce, address ID and backup flag. */
-  acceptJoinSyn(remoteNonce: number, remoteId: number, backup: boolean, irs: number): void {
+  acceptJoinSyn(remoteNonce: number, remoteId: number, backup: boolean, irs: number, tuple: SynTuple): void {
+    this.synTuple = tuple;
     this.remoteNonce = remoteNonce >>> 0;
     this.remoteId = remoteId;
     this.backupRemote = backup;
@@ -623,7 +637,8 @@ export class Subflow implements TcpExtension {
   }
 
   /** The listener's SYN for the initial subflow. */
-  acceptMpcSyn(irs: number): void {
+  acceptMpcSyn(irs: number, tuple: SynTuple): void {
+    this.synTuple = tuple;
     this.irs = irs;
   }
 

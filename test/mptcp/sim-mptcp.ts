@@ -13,6 +13,10 @@ import { TcpLayer } from '../../stack/tcp/layer.js';
 import { seededRandom } from '../../stack/random.js';
 import type { ImpairmentParams } from '../../tun/impairment.js';
 import { SimNetwork, type SimNode, type SimPath } from '../sim/network.js';
+import { emitPacket, parsePacket, type PacketRepr } from '../../stack/wire/packet.js';
+import type { TcpRepr } from '../../stack/wire/tcp.js';
+import { NOP_OPTION, type TcpOption } from '../../stack/wire/tcp-options.js';
+import { mptcpOptionLength, type MptcpOption } from '../../stack/wire/mptcp-options.js';
 
 export interface PathSpec {
   params?: Partial<ImpairmentParams> | { aToB?: Partial<ImpairmentParams>; bToA?: Partial<ImpairmentParams> };
@@ -27,6 +31,9 @@ export interface MptcpPair {
   paths: SimPath[];
   client: Host;
   server: Host;
+  /** Middleboxes in front of each host: set `edit` to rewrite or drop what it receives. */
+  toClient: Mangler;
+  toServer: Mangler;
   clientTcp: TcpLayer;
   serverTcp: TcpLayer;
   clientMptcp: MptcpLayer;
@@ -46,9 +53,6 @@ export function mptcpPair(opts: {
   serverConfig?: PartialConfig;
   clientOptions?: MptcpLayerOptions;
   serverOptions?: MptcpLayerOptions;
-  /** Wrap a host before it joins the network (packet manglers). */
-  wrapClient?: (h: Host) => SimNode;
-  wrapServer?: (h: Host) => SimNode;
 } = {}): MptcpPair {
   const net = new SimNetwork(opts.seed ?? 1);
   const specs = opts.paths ?? [{}];
@@ -75,8 +79,8 @@ export function mptcpPair(opts: {
   };
   const client = make('client', clientV4, clientV6, merge(opts.clientConfig));
   const server = make('server', serverV4, serverV6, merge(opts.serverConfig));
-  const clientNode = opts.wrapClient ? opts.wrapClient(client) : client;
-  const serverNode = opts.wrapServer ? opts.wrapServer(server) : server;
+  const clientNode = new Mangler(client);
+  const serverNode = new Mangler(server);
   net.addHost(clientNode, 'client');
   net.addHost(serverNode, 'server');
   const paths = specs.map((spec, k) => net.connect({ host: clientNode, ifIndex: k + 1 }, { host: serverNode, ifIndex: k + 1 }, spec.params ?? {}, `path${k + 1}`));
@@ -87,6 +91,8 @@ export function mptcpPair(opts: {
     paths,
     client,
     server,
+    toClient: clientNode,
+    toServer: serverNode,
     clientTcp,
     serverTcp,
     clientMptcp: new MptcpLayer(client, clientTcp, opts.clientOptions),
@@ -192,4 +198,86 @@ export function mptcpTransfer(
 
 export function isMptcp(c: AnyConnection | undefined): c is MptcpConnection {
   return c instanceof MptcpConnection;
+}
+
+/** What a mangler does with a packet: keep it (possibly changed) or drop it. */
+export type PacketEdit = (repr: PacketRepr, packet: Uint8Array) => PacketRepr | 'drop' | undefined;
+
+/**
+ * A middlebox in front of a host: every packet the host receives passes `edit` first, which
+ * may rewrite it (checksums are recomputed, as a NAT or option-stripping box does) or drop it.
+ */
+export class Mangler implements SimNode {
+  edit: PacketEdit | undefined = undefined;
+  /** Packets changed and dropped. */
+  changed = 0;
+  dropped = 0;
+
+  constructor(readonly inner: Host) {}
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  input(ifIndex: number, packet: Uint8Array, now: number): void {
+    if (this.edit) {
+      const r = parsePacket(packet);
+      if (r.ok) {
+        const out = this.edit(r.value, packet);
+        if (out === 'drop') {
+          this.dropped++;
+          return;
+        }
+        if (out !== undefined) {
+          this.changed++;
+          packet = emitPacket(out);
+        }
+      }
+    }
+    this.inner.input(ifIndex, packet, now);
+  }
+
+  pollTransmit(): ReturnType<Host['pollTransmit']> {
+    return this.inner.pollTransmit();
+  }
+
+  nextTimeout(): number | undefined {
+    return this.inner.nextTimeout();
+  }
+
+  onTimeout(now: number): void {
+    this.inner.onTimeout(now);
+  }
+}
+
+/** The TCP repr of a packet, if it is TCP. */
+export function tcpOf(p: PacketRepr): TcpRepr | undefined {
+  return p.transport.protocol === 'tcp' ? p.transport.repr : undefined;
+}
+
+/** The packet with every MPTCP option replaced by NOPs of the same length (an option-stripping middlebox). */
+export function stripMptcp(p: PacketRepr): PacketRepr | undefined {
+  const tcp = tcpOf(p);
+  if (!tcp || !tcp.options.some((o) => o.kind === 'mptcp')) return undefined;
+  const options: TcpOption[] = [];
+  for (const o of tcp.options) {
+    if (o.kind !== 'mptcp') options.push(o);
+    else for (let i = 0; i < mptcpOptionLength(o.option); i++) options.push(NOP_OPTION);
+  }
+  return { ...p, transport: { protocol: 'tcp', repr: { ...tcp, options } } };
+}
+
+/** The packet with its MPTCP options passed through `change` (return the option to keep). */
+export function editMptcp(p: PacketRepr, change: (o: MptcpOption) => MptcpOption | undefined): PacketRepr | undefined {
+  const tcp = tcpOf(p);
+  if (!tcp) return undefined;
+  let touched = false;
+  const options = tcp.options.map((o) => {
+    if (o.kind !== 'mptcp') return o;
+    const n = change(o.option);
+    if (n === undefined || n === o.option) return o;
+    touched = true;
+    return { kind: 'mptcp' as const, option: n };
+  });
+  return touched ? { ...p, transport: { protocol: 'tcp', repr: { ...tcp, options } } } : undefined;
 }

@@ -96,6 +96,8 @@ export interface DaemonConfig {
   links: LinkConfig[];
   /** Static name -> addresses map used by connect until DNS lands (like /etc/hosts). */
   hosts: Record<string, string[]>;
+  /** DNS servers of the stack's own resolver (the name layer: open by name, verification), in order. */
+  nameservers: string[];
   stack: PartialConfig;
   limits: ControlLimits;
   logLevel: LogLevel;
@@ -196,7 +198,7 @@ const OFFLOAD_KEYS: readonly (keyof TunOffloads)[] = ['csum', 'tso4', 'tso6', 'u
 
 const LINK_KEYS = ['tun', 'mtu', 'netns', 'offloads', 'addresses', 'gateways', 'routes', 'kernelAddresses', 'kernelRoutes', 'pcap', 'impair'];
 // The lab's link shape (NamestackHostConfig.links).
-const LAB_LINK_KEYS = ['path', 'tun', 'ipv4', 'ipv6', 'prefixLength4', 'prefixLength6', 'gateway4', 'gateway6'];
+const LAB_LINK_KEYS = ['path', 'tun', 'ipv4', 'ipv6', 'prefixLength4', 'prefixLength6', 'gateway4', 'gateway6', 'farSubnets'];
 
 function parseLink(v: unknown, where: string): LinkConfig {
   if (!isObject(v)) fail(`${where} must be an object`);
@@ -238,7 +240,13 @@ function labLink(v: Json, where: string): LinkConfig {
       { address: ipv6, prefixLength: int(v.prefixLength6, `${where}.prefixLength6`, 0, 128), family: 6 },
     ],
     gateways: [address(v.gateway4, `${where}.gateway4`), address(v.gateway6, `${where}.gateway6`)],
-    routes: [],
+    // The path's far side through this link, so a lookup without a source picks the path by
+    // destination as a kernel host's main table does (docs/lab.md "Routing").
+    routes: array(v.farSubnets ?? [], `${where}.farSubnets`).map((d, i) => {
+      const destination = parseCidr(str(d, `${where}.farSubnets[${i}]`), `${where}.farSubnets[${i}]`);
+      const gateway = address(destination.family === 4 ? v.gateway4 : v.gateway6, `${where}.gateway${destination.family}`);
+      return { destination, gateway, bound: false };
+    }),
     kernelAddresses: [],
     kernelRoutes: [
       { address: ipv4, prefixLength: 32, family: 4 },
@@ -331,9 +339,19 @@ function parseHosts(v: unknown): Record<string, string[]> {
   return out;
 }
 
-const TOP_KEYS = ['name', 'control', 'links', 'hosts', 'stack', 'limits', 'logLevel', 'shutdownGraceMs'];
-// Fields of the lab's file the daemon does not use (yet): DNS arrives with the name layer.
-const LAB_KEYS = ['lab', 'zone', 'controlSocket', 'nameservers'];
+const TOP_KEYS = ['name', 'control', 'links', 'hosts', 'nameservers', 'stack', 'limits', 'logLevel', 'shutdownGraceMs'];
+// Fields of the lab's file the daemon does not use.
+const LAB_KEYS = ['lab', 'zone', 'controlSocket'];
+
+/** Addresses, or the lab's `{ path, ipv4, ipv6 }` entries (IPv6 first, then IPv4, entry by entry). */
+function parseNameservers(v: unknown): string[] {
+  if (v === undefined) return [];
+  return array(v, 'nameservers').flatMap((n, i) => {
+    if (typeof n === 'string') return [address(n, `nameservers[${i}]`)];
+    if (!isObject(n)) fail(`nameservers[${i}] must be an address or {"ipv4": ..., "ipv6": ...}`);
+    return (['ipv6', 'ipv4'] as const).filter((f) => n[f] !== undefined).map((f) => address(n[f], `nameservers[${i}].${f}`));
+  });
+}
 
 /** Checks a parsed JSON configuration (the file's content). */
 export function parseDaemonConfig(v: unknown): DaemonConfig {
@@ -343,6 +361,7 @@ export function parseDaemonConfig(v: unknown): DaemonConfig {
     control: v.control !== undefined ? str(v.control, 'control') : v.controlSocket !== undefined ? str(v.controlSocket, 'controlSocket') : DEFAULT_CONTROL_PATH,
     links: array(v.links, 'links').map((l, i) => parseLink(l, `links[${i}]`)),
     hosts: parseHosts(v.hosts),
+    nameservers: parseNameservers(v.nameservers),
     stack: parseStack(v.stack),
     limits: parseLimits(v.limits),
     logLevel: 'warn',

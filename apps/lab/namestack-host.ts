@@ -8,7 +8,7 @@
 
 import { closeSync, existsSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { findHost, hostAddress, type LabHost, type LabTopology } from './topology.js';
+import { findHost, hostAddress, otherSide, type LabHost, type LabTopology } from './topology.js';
 import { inNamespace, ipBatch, isAlive, sleep, spawnDetached } from './run.js';
 import { controlSocket, daemonConfigFile, stateDir } from './state.js';
 
@@ -46,7 +46,16 @@ export interface NamestackHostConfig {
     prefixLength6: number;
     gateway4: string;
     gateway6: string;
+    /** The path's far-side subnets, reached through this link's gateways (like a kernel host's main table). */
+    farSubnets: string[];
   }[];
+}
+
+function farSubnets(topo: LabTopology, pathName: string, side: LabHost['side']): string[] {
+  const path = topo.paths.find((p) => p.name === pathName);
+  if (!path) throw new Error(`the lab has no path ${pathName}`);
+  const far = otherSide(side);
+  return [path.subnet4[far], path.subnet6[far]];
 }
 
 export function namestackHostConfig(topo: LabTopology, host: LabHost): NamestackHostConfig {
@@ -65,6 +74,7 @@ export function namestackHostConfig(topo: LabTopology, host: LabHost): Namestack
       prefixLength6: a.prefixLength6,
       gateway4: a.gateway4,
       gateway6: a.gateway6,
+      farSubnets: farSubnets(topo, a.path, host.side),
     })),
   };
 }

@@ -1,6 +1,10 @@
 // `namestack demo`: the README's main job. Brings up the embedded lab, runs each step with
 // readable progress, tears the lab down, and exits non-zero if any step failed.
 
+import { createHash, randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openControl } from '../control/client.js';
 import { labDown, labExec, labUp, type LabStatusUp } from '../lab/lab.js';
 import { startTransferPeer } from '../lab/transfer-peer.js';
 
@@ -37,6 +41,39 @@ async function expectPing(ctx: DemoContext, from: string, src: string, dst: stri
 async function nstatCounter(ctx: DemoContext, node: string, name: string): Promise<number> {
   const r = await labExec(ctx.prefix, node, ['nstat', '-az', name]);
   return Number(new RegExp(`${name}\\s+(\\d+)`).exec(r.stdout)?.[1] ?? 0);
+}
+
+function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * Opens a stream from a namestack host's daemon (its control socket) to host:port, sends
+ * `payload`, half-closes, and returns everything the peer sent back.
+ */
+async function streamThroughDaemon(ctx: DemoContext, from: string, host: string, port: number, payload: Uint8Array): Promise<Buffer> {
+  const control = ctx.lab.hosts[from]?.controlSocket;
+  if (!control) throw new Error(`${from} has no namestack daemon`);
+  const { socket, rest } = await openControl(control, { op: 'connect', host, port });
+  const chunks: Buffer[] = [rest];
+  return new Promise((resolve, reject) => {
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('end', () => resolve(Buffer.concat(chunks)));
+    socket.on('error', reject);
+    socket.resume();
+    socket.end(payload);
+  });
+}
+
+/** A transfer both ways at once between a namestack host (through its daemon) and a kernel server. */
+async function namestackToKernel(ctx: DemoContext, from: string, to: string, dst: string, port: number, size: number): Promise<string> {
+  const server = startTransferPeer(ctx.prefix, to, { role: 'server', protocol: 'mptcp', host: dst.includes(':') ? '::' : '0.0.0.0', port, size });
+  await server.ready;
+  const payload = randomBytes(size);
+  const [received, report] = await Promise.all([streamThroughDaemon(ctx, from, dst, port, payload), server.done]);
+  if (report.received !== size || report.receivedSha256 !== sha256(payload)) throw new Error(`${from} -> ${to}: ${to} received ${report.received} bytes, SHA-256 differs`);
+  if (received.length !== report.sent || sha256(received) !== report.sentSha256) throw new Error(`${to} -> ${from}: ${from} received ${received.length} bytes, SHA-256 differs`);
+  return `${size + received.length} bytes, SHA-256 equal both ways`;
 }
 
 const STEPS: Step[] = [
@@ -87,7 +124,33 @@ const STEPS: Step[] = [
       return `${c.sent + c.received} bytes, SHA-256 equal, ${joins + 1} subflows`;
     },
   },
+  {
+    title: 'namestack: alice\'s stack answers bob\'s pings on every path, IPv4 and IPv6',
+    async run(ctx) {
+      const rtts: string[] = [];
+      for (const path of Object.keys(ctx.lab.paths)) {
+        for (const family of [4, 6] as const) {
+          const rtt = await expectPing(ctx, 'bob', addressOf(ctx.lab, 'bob', path, family), addressOf(ctx.lab, 'alice', path, family));
+          rtts.push(`${path}/v${family} ${rtt.toFixed(2)} ms`);
+        }
+      }
+      return rtts.join(', ');
+    },
+  },
+  {
+    title: 'namestack TCP: alice <-> bob (kernel), 4 MB each way over IPv4 and IPv6, SHA-256 checked',
+    async run(ctx) {
+      const v4 = await namestackToKernel(ctx, 'alice', 'bob', addressOf(ctx.lab, 'bob', 'p1', 4), 7002, 4 << 20);
+      const v6 = await namestackToKernel(ctx, 'alice', 'bob', addressOf(ctx.lab, 'bob', 'p2', 6), 7003, 4 << 20);
+      return `IPv4: ${v4}; IPv6: ${v6}`;
+    },
+  },
 ];
+
+/** The daemon the lab starts on alice and carol: this program's own `host` command. */
+function daemonCommand(): string[] {
+  return [process.execPath, join(dirname(fileURLToPath(import.meta.url)), '..', 'cli.js'), 'host'];
+}
 
 export async function run(args: string[]): Promise<number> {
   let prefix = 'demo';
@@ -109,7 +172,7 @@ export async function run(args: string[]): Promise<number> {
   say(`namestack demo: bringing up the lab '${prefix}'...`);
   let lab: LabStatusUp;
   try {
-    lab = await labUp({ prefix });
+    lab = await labUp({ prefix, daemon: daemonCommand() });
   } catch (err) {
     say(`  FAIL lab up: ${(err as Error).message}`);
     return 1;

@@ -1,16 +1,22 @@
-// `namestack connect <address|name> <port|service>`: like `nc`, through the daemon. stdin
+// `namestack connect <address|name> <port|service>`: like `nc`, through the daemon. A name
+// opens by name (thesis Table 1 open: DNS on the stack, Happy Eyeballs, names exchanged and
+// verified); an address connects plain TCP to it. stdin
 // goes to the peer, the peer's bytes to stdout; stdin's EOF half-closes (FIN); the command
 // ends when both directions are done, with status 0 for a clean close and 1 (and the error
 // code on stderr) when the connection failed or was reset.
 
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { openControl } from '../control/client.js';
 import type { StreamOutcome, StreamReply } from '../control/protocol.js';
 import { CLIENT_OPTIONS, controlPath, portArgument, pump, report, watchOutcome, within } from './common.js';
 
-const USAGE = `usage: namestack connect <address|name> <port|service> [--source ADDR] [--no-delay] [--control PATH] [-v]
+const USAGE = `usage: namestack connect <peer-name|address> <service|port> [--local-name N] [--source ADDR] [--no-delay] [--control PATH] [-v]
 
-Opens a TCP connection from the namestack daemon and pipes stdin/stdout through it (like nc).
+Opens a connection from the namestack daemon and pipes stdin/stdout through it (like nc).
+A peer name is opened by name: resolved by the stack's DNS, raced over IPv6 and IPv4 (Happy
+Eyeballs), MPTCP (TCP when the peer has none), names exchanged and verified; -v shows them.
+--local-name sets the name sent (default: the daemon's). An address connects plain TCP.
 stdin EOF half-closes the connection; exits when both directions are done (0), or with 1 and
 the error code (ECONNREFUSED, ETIMEDOUT, ECONNRESET, ...) on stderr.
 --control defaults to $NAMESTACK_CONTROL or /run/namestack/host.sock.
@@ -26,6 +32,7 @@ export async function run(argv: string[]): Promise<number> {
     options: {
       ...CLIENT_OPTIONS,
       source: { type: 'string' },
+      'local-name': { type: 'string' },
       'no-delay': { type: 'boolean' },
       verbose: { type: 'boolean', short: 'v' },
     },
@@ -38,18 +45,33 @@ export async function run(argv: string[]): Promise<number> {
   const [host, port] = positionals as [string, string];
   let session;
   try {
-    session = await openControl<StreamReply>(path, {
-      op: 'connect',
-      host,
-      port: portArgument(port),
-      ...(values.source !== undefined && { localAddress: values.source }),
-      ...(values['no-delay'] && { noDelay: true }),
-    });
+    const byName = isIP(host) === 0 && values.source === undefined;
+    session = await openControl<StreamReply>(
+      path,
+      byName
+        ? {
+            op: 'open',
+            peerName: host,
+            service: portArgument(port),
+            ...(values['local-name'] !== undefined && { localName: values['local-name'] }),
+            ...(values['no-delay'] && { noDelay: true }),
+          }
+        : {
+            op: 'connect',
+            host,
+            port: portArgument(port),
+            ...(values.source !== undefined && { localAddress: values.source }),
+            ...(values['no-delay'] && { noDelay: true }),
+          },
+    );
   } catch (err) {
     return report('connect', err);
   }
   const { socket, reply, rest } = session;
-  if (values.verbose) process.stderr.write(`connected ${reply.local.address} port ${reply.local.port} -> ${reply.remote.address} port ${reply.remote.port} (stream ${reply.id})\n`);
+  if (values.verbose) {
+    process.stderr.write(`connected ${reply.local.address} port ${reply.local.port} -> ${reply.remote.address} port ${reply.remote.port} (stream ${reply.id})\n`);
+    if (reply.peerName !== undefined) process.stderr.write(`names: ${reply.localName ?? '(none)'} -> ${reply.peerName} (${reply.peerNameVerified ? 'verified' : 'not verified'})\n`);
+  }
   const outcome = watchOutcome(path, reply.id);
   // A reset ends the stream at once, even while stdin is still open (an idle terminal).
   void outcome.then((o) => {

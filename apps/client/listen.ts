@@ -1,4 +1,6 @@
-// `namestack listen <port|service>`: a TCP listener in the daemon. Without --exec the first
+// `namestack listen <service|port>`: a listener in the daemon, by name (thesis Table 1
+// listen(local_name, peer_name, service, transport): MPTCP, names exchanged and verified)
+// unless --address asks for a plain TCP listener on one address. Without --exec the first
 // connection is piped to stdin/stdout (like `nc -l`) and the command ends with it; with
 // --exec CMD every connection runs `sh -c CMD` with its stdin/stdout connected to the stream
 // (like inetd or `ncat --sh-exec`), up to --max at once, until SIGINT/SIGTERM.
@@ -11,12 +13,17 @@ import { LineReader, TOO_BIG } from '../control/line-reader.js';
 import type { ListenEvent, ListenReply, StreamOutcome, StreamReply } from '../control/protocol.js';
 import { CLIENT_OPTIONS, controlPath, portArgument, pump, report } from './common.js';
 
-const USAGE = `usage: namestack listen <port|service> [--address ADDR] [--exec CMD [--max N]] [--control PATH] [-v]
+const USAGE = `usage: namestack listen <service|port> [--local-name N|*] [--peer-name N|*] [--require-verified]
+                        [--address ADDR] [--exec CMD [--max N]] [--control PATH] [-v]
 
-Listens on the namestack daemon's TCP port. Without --exec: the first connection is piped to
+Listens by name on the namestack daemon: SYNs for another local name (default * = any of the
+daemon's names) or from a peer other than --peer-name are dropped; --require-verified takes
+only peers whose name is verified in DNS. --address listens plain TCP on one address instead.
+Without --exec: the first connection is piped to
 stdin/stdout (like nc -l), exit 0 when it closes cleanly, 1 with the error code otherwise.
 With --exec: each connection runs 'sh -c CMD' with stdin/stdout on the stream and
-NAMESTACK_REMOTE_ADDRESS/PORT, NAMESTACK_LOCAL_ADDRESS/PORT in its environment; at most
+NAMESTACK_REMOTE_ADDRESS/PORT, NAMESTACK_LOCAL_ADDRESS/PORT (and NAMESTACK_PEER_NAME,
+NAMESTACK_PEER_NAME_VERIFIED, NAMESTACK_LOCAL_NAME when known) in its environment; at most
 --max (default 16) at once, the rest wait in the daemon's backlog. Runs until SIGINT/SIGTERM.
 `;
 
@@ -30,6 +37,9 @@ export async function run(argv: string[]): Promise<number> {
     options: {
       ...CLIENT_OPTIONS,
       address: { type: 'string' },
+      'local-name': { type: 'string' },
+      'peer-name': { type: 'string' },
+      'require-verified': { type: 'boolean' },
       exec: { type: 'string' },
       max: { type: 'string', default: '16' },
       verbose: { type: 'boolean', short: 'v' },
@@ -43,11 +53,19 @@ export async function run(argv: string[]): Promise<number> {
   const path = controlPath(values.control);
   let session;
   try {
-    session = await openControl<ListenReply>(path, {
-      op: 'listen',
-      port: portArgument(positionals[0]!),
-      ...(values.address !== undefined && { address: values.address }),
-    });
+    const service = portArgument(positionals[0]!);
+    session = await openControl<ListenReply>(
+      path,
+      values.address !== undefined
+        ? { op: 'listen', port: service, address: values.address }
+        : {
+            op: 'listen',
+            service,
+            localName: values['local-name'] ?? '*',
+            peerName: values['peer-name'] ?? '*',
+            ...(values['require-verified'] && { requireVerified: true }),
+          },
+    );
   } catch (err) {
     return report('listen', err);
   }
@@ -97,8 +115,9 @@ export async function run(argv: string[]): Promise<number> {
 /** Handles one event; a returned promise ends the command with its status. */
 type Server = (event: ListenEvent) => Promise<number> | undefined;
 
-function describe(e: { remote: { address: string; port: number } }): string {
-  return `${e.remote.address} port ${e.remote.port}`;
+function describe(e: { remote: { address: string; port: number }; peerName?: string; peerNameVerified?: boolean }): string {
+  const name = e.peerName !== undefined ? ` ${e.peerName} (${e.peerNameVerified ? 'verified' : 'not verified'})` : '';
+  return `${e.remote.address} port ${e.remote.port}${name}`;
 }
 
 /** The first connection gets stdin/stdout; the command's status is that connection's outcome. */
@@ -177,6 +196,8 @@ function runChild(stream: Socket, reply: StreamReply, rest: Buffer, cmd: string,
       NAMESTACK_REMOTE_PORT: String(reply.remote.port),
       NAMESTACK_LOCAL_ADDRESS: reply.local.address,
       NAMESTACK_LOCAL_PORT: String(reply.local.port),
+      ...(reply.peerName !== undefined && { NAMESTACK_PEER_NAME: reply.peerName, NAMESTACK_PEER_NAME_VERIFIED: reply.peerNameVerified ? '1' : '0' }),
+      ...(reply.localName !== undefined && { NAMESTACK_LOCAL_NAME: reply.localName }),
     },
   });
   // A child that stops reading its stdin (or exits) is not an error of ours.

@@ -4,7 +4,7 @@
 
 import { createConnection, type Socket } from 'node:net';
 import { LineReader, TOO_BIG } from './line-reader.js';
-import { encodeLine, type ControlRequest, type ErrorBody } from './protocol.js';
+import { encodeLine, type ControlRequest, type ErrorBody, type NameListenRequest } from './protocol.js';
 
 /** A reply line may be large (stats of many connections), but not without bound. */
 const MAX_REPLY_BYTES = 64 << 20;
@@ -43,7 +43,7 @@ function unreachable(path: string, err: NodeJS.ErrnoException): ControlError {
  * Sends `request` on a new control connection and resolves with the successful reply and the
  * connection; an error reply rejects with ControlError(code).
  */
-export function openControl<R = Record<string, unknown>>(path: string, request: ControlRequest): Promise<ControlSession<R>> {
+export function openControl<R = Record<string, unknown>>(path: string, request: ControlRequest | NameListenRequest): Promise<ControlSession<R>> {
   return new Promise((resolve, reject) => {
     const socket = createConnection({ path, allowHalfOpen: true });
     const reader = new LineReader(MAX_REPLY_BYTES);

@@ -57,18 +57,60 @@ export type ControlRequest =
       /** Disable Nagle's algorithm (RFC 1122 4.2.3.4), like socket.setNoDelay(). */
       noDelay?: boolean;
     }
-  | { op: 'listen'; port: number | string; address?: string; backlog?: number }
+  | {
+      /** Name-based open (thesis Table 1): resolve the name in DNS, Happy Eyeballs, names exchanged. */
+      op: 'open';
+      peerName: string;
+      service: number | string;
+      /** The name to send; the daemon's own name when absent. */
+      localName?: string;
+      /** stream (MPTCP falling back to TCP; the only one on a control stream). */
+      transport?: string;
+      noDelay?: boolean;
+    }
+  | {
+      op: 'listen';
+      port: number | string;
+      address?: string;
+      backlog?: number;
+      /** Present for a name-based listener (the request gave `service`, or a name field). */
+      names?: ListenNames;
+    }
   | { op: 'accept'; id: number }
   | { op: 'wait'; id: number };
 
 export type ControlOp = ControlRequest['op'];
 
-const OPS: readonly ControlOp[] = ['ping', 'version', 'stats', 'connect', 'listen', 'accept', 'wait'];
+/** A name-based listener's names (thesis Table 1 listen(local_name, peer_name, ...)); `*` or absent: any. */
+export interface ListenNames {
+  localName?: string;
+  peerName?: string;
+  /** Take only peers whose name is verified in DNS. */
+  requireVerified?: boolean;
+  transport?: string;
+}
+
+/** The name-based listen as a client writes it (parseRequest turns it into `listen` with `names`). */
+export interface NameListenRequest extends ListenNames {
+  op: 'listen';
+  service: number | string;
+  address?: string;
+  backlog?: number;
+}
+
+/** The names of a stream's two ends, in replies and events of name-based streams. */
+export interface StreamNames {
+  localName?: string;
+  peerName?: string;
+  peerNameVerified?: boolean;
+}
+
+const OPS: readonly ControlOp[] = ['ping', 'version', 'stats', 'connect', 'open', 'listen', 'accept', 'wait'];
 
 export type ReplyError = { ok: false; error: ErrorBody };
 
-/** Reply to connect and accept; the Unix connection carries the stream's bytes after it. */
-export interface StreamReply {
+/** Reply to connect, open and accept; the Unix connection carries the stream's bytes after it. */
+export interface StreamReply extends StreamNames {
   ok: true;
   id: number;
   local: Endpoint;
@@ -93,7 +135,7 @@ export interface StreamOutcome {
 
 /** One line on a listen connection after its reply. */
 export type ListenEvent =
-  | ({ event: 'connection'; id: number; local: Endpoint; remote: Endpoint })
+  | ({ event: 'connection'; id: number; local: Endpoint; remote: Endpoint } & StreamNames)
   | ({ event: 'closed' } & StreamOutcome);
 
 export function errorReply(code: string, message: string): ReplyError {
@@ -144,8 +186,38 @@ export function parseRequest(line: string): Validated {
         },
       };
     }
+    case 'open': {
+      if (!isName(r.peerName)) return bad('peerName', `a name of at most ${MAX_HOST_LENGTH} characters`);
+      if (!isPortOrService(r.service)) return bad('service', 'a service name or a port number (1-65535)');
+      if (r.localName !== undefined && !isName(r.localName)) return bad('localName', 'a name or "*"');
+      if (r.transport !== undefined && !isName(r.transport)) return bad('transport', 'a string');
+      if (r.noDelay !== undefined && typeof r.noDelay !== 'boolean') return bad('noDelay', 'a boolean');
+      return {
+        ok: true,
+        request: {
+          op,
+          peerName: r.peerName,
+          service: r.service,
+          ...(r.localName !== undefined && { localName: r.localName }),
+          ...(r.transport !== undefined && { transport: r.transport }),
+          ...(r.noDelay !== undefined && { noDelay: r.noDelay }),
+        },
+      };
+    }
     case 'listen': {
-      if (!isPortOrService(r.port, 0)) return bad('port', 'a port number (0-65535, 0 = any) or a service name');
+      // The name-based form says `service` (and may give names); `port` is the address-based form.
+      const named = r.service !== undefined || r.localName !== undefined || r.peerName !== undefined || r.requireVerified !== undefined;
+      if (r.service !== undefined && r.port !== undefined) return bad('service', 'given alone (service or port, not both)');
+      if (r.service !== undefined) r.port = r.service;
+      if (!isPortOrService(r.port, 0)) return bad(r.service !== undefined ? 'service' : 'port', 'a port number (0-65535, 0 = any) or a service name');
+      for (const field of ['localName', 'peerName', 'transport'] as const) if (r[field] !== undefined && !isName(r[field])) return bad(field, 'a name or "*"');
+      if (r.requireVerified !== undefined && typeof r.requireVerified !== 'boolean') return bad('requireVerified', 'a boolean');
+      const names: ListenNames = {
+        ...(r.localName !== undefined && { localName: r.localName as string }),
+        ...(r.peerName !== undefined && { peerName: r.peerName as string }),
+        ...(r.requireVerified !== undefined && { requireVerified: r.requireVerified }),
+        ...(r.transport !== undefined && { transport: r.transport as string }),
+      };
       if (r.address !== undefined && (typeof r.address !== 'string' || r.address.length > MAX_HOST_LENGTH)) return bad('address', 'an address');
       if (r.backlog !== undefined && !(Number.isInteger(r.backlog) && (r.backlog as number) >= 1 && (r.backlog as number) <= 65535)) return bad('backlog', 'an integer from 1 to 65535');
       return {
@@ -155,6 +227,7 @@ export function parseRequest(line: string): Validated {
           port: r.port,
           ...(r.address !== undefined && { address: r.address }),
           ...(r.backlog !== undefined && { backlog: r.backlog as number }),
+          ...(named && { names }),
         },
       };
     }
@@ -167,6 +240,10 @@ export function parseRequest(line: string): Validated {
 
 function isPort(v: unknown, min = 1): v is number {
   return Number.isInteger(v) && (v as number) >= min && (v as number) <= 65535;
+}
+
+function isName(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && v.length <= MAX_HOST_LENGTH;
 }
 
 function isPortOrService(v: unknown, min = 1): v is number | string {

@@ -19,6 +19,7 @@ import {
   type Endpoint,
   type ErrorBody,
   type ListenEvent,
+  type StreamNames,
   type StreamOutcome,
 } from '../control/protocol.js';
 import { resolvePort } from '../control/services.js';
@@ -229,10 +230,13 @@ export class ControlServer {
           uptimeMs: Date.now() - this.startedAt,
           ...this.opts.stats(),
           tcp: this.opts.transport.stats(),
+          ...(this.opts.transport.nameStats && { names: this.opts.transport.nameStats() }),
           control: this.snapshot(),
         });
       case 'connect':
         return this.connect(unix, req, rest);
+      case 'open':
+        return this.open(unix, req, rest);
       case 'listen':
         return this.listen(unix, req);
       case 'accept':
@@ -275,10 +279,45 @@ export class ControlServer {
     } finally {
       this.connecting--;
     }
+    this.connected(unix, socket, lastError, client, rest, { host: req.host, port });
+  }
+
+  /** Name-based open: the transport resolves the name and races its addresses (Happy Eyeballs). */
+  private async open(unix: Socket, req: Extract<ControlRequest, { op: 'open' }>, rest: Buffer): Promise<void> {
+    if (this.stopping) return refuse(unix, 'ESHUTDOWN', 'the daemon is stopping');
+    const transport = this.opts.transport;
+    if (!transport.open) return refuse(unix, 'ENOTSUP', 'this daemon has no name layer');
+    const port = resolvePort(req.service);
+    if (port === undefined) return refuse(unix, 'ENOSERVICE', `unknown service ${JSON.stringify(req.service)} (not in /etc/services)`);
+    const client = clientOf(unix);
+    const limited = this.overLimit(client);
+    if (limited) return refuse(unix, 'ELIMIT', limited);
+    this.take(client);
+    this.connecting++;
+    let socket: StreamSocket | undefined;
+    let error: unknown;
+    try {
+      socket = await transport.open({
+        peerName: req.peerName,
+        port,
+        ...(req.localName !== undefined && { localName: req.localName }),
+        ...(req.transport !== undefined && { transport: req.transport }),
+        ...(req.noDelay !== undefined && { noDelay: req.noDelay }),
+      });
+    } catch (err) {
+      error = err;
+    } finally {
+      this.connecting--;
+    }
+    this.connected(unix, socket, error, client, rest, { peerName: req.peerName, port });
+  }
+
+  /** The end of connect/open: the stream starts, or the client gets the error. */
+  private connected(unix: Socket, socket: StreamSocket | undefined, lastError: unknown, client: string, rest: Buffer, what: Record<string, unknown>): void {
     if (!socket) {
       this.release(client);
       const e = errorBody(lastError ?? codedError('ECONNABORTED', 'the client went away'));
-      this.opts.log.info('connect failed', { host: req.host, port, code: e.code });
+      this.opts.log.info('connect failed', { ...what, code: e.code });
       return refuse(unix, e.code, e.message);
     }
     if (unix.destroyed || this.stopping) {
@@ -309,7 +348,7 @@ export class ControlServer {
     unix.once('close', () => this.closeListener(l));
     try {
       l.listener = await this.opts.transport.listen(
-        { port, backlog: l.backlog, ...(req.address !== undefined && { address: req.address }) },
+        { port, backlog: l.backlog, ...(req.address !== undefined && { address: req.address }), ...(req.names && { names: req.names }) },
         (socket) => this.announce(l, socket),
       );
     } catch (err) {
@@ -360,7 +399,7 @@ export class ControlServer {
       socket.off('close', onClose);
     };
     this.opts.log.info('incoming connection', { id: s.id, listener: l.id, remote: fmt(s.remote) });
-    this.sendEvent(l, { event: 'connection', id: s.id, local: s.local, remote: s.remote });
+    this.sendEvent(l, { event: 'connection', id: s.id, local: s.local, remote: s.remote, ...namesOf(socket) });
   }
 
   private async accept(unix: Socket, id: number, rest: Buffer): Promise<void> {
@@ -414,7 +453,7 @@ export class ControlServer {
   }
 
   private startStream(s: StreamRecord, unix: Socket, rest: Buffer): void {
-    unix.write(encodeLine({ ok: true, id: s.id, local: s.local, remote: s.remote }));
+    unix.write(encodeLine({ ok: true, id: s.id, local: s.local, remote: s.remote, ...namesOf(s.socket) }));
     s.bridge = bridge(unix, s.socket, rest, { orphanTimeoutMs: this.opts.limits.orphanTimeoutMs }, (error) => this.finishStream(s, error));
     unix.resume();
     s.socket.resume();
@@ -512,6 +551,17 @@ function linger(unix: Socket): void {
 function clientOf(unix: Socket): string {
   const cred = peerCredentials(unix);
   return cred ? `pid:${cred.pid}` : 'unknown';
+}
+
+/** A name-based stream's names for its reply and events (nothing for an address-based one). */
+function namesOf(socket: StreamSocket): StreamNames {
+  const n = socket.nameInfo?.();
+  if (!n) return {};
+  return {
+    ...(n.localName !== undefined && { localName: n.localName }),
+    ...(n.peerName !== undefined && { peerName: n.peerName }),
+    peerNameVerified: n.peerNameVerified ?? false,
+  };
 }
 
 function fmt(e: Endpoint): string {

@@ -41,7 +41,7 @@ export interface HostDaemon {
 export interface StartOptions {
   log: Logger;
   /** The stream transport over the host (the stack's TCP); default: none (connect/listen answer ENOTSUP). */
-  transport?: (host: Host, runtime: HostRuntime) => StreamTransport;
+  transport?: (host: Host, runtime: HostRuntime, config: DaemonConfig) => StreamTransport;
 }
 
 /** The namestack package version (package.json next to apps/ in the source tree, or above build/). */
@@ -136,7 +136,7 @@ export async function startHostDaemon(config: DaemonConfig, opts: StartOptions):
     await Promise.all(links.map((l) => l.capture.close()));
     throw err;
   }
-  const transport = opts.transport?.(host, runtime) ?? NO_TRANSPORT;
+  const transport = opts.transport?.(host, runtime, config) ?? NO_TRANSPORT;
   const control = new ControlServer({
     path: config.control,
     transport,

@@ -1,6 +1,7 @@
 // The daemon's stream transport over the stack's TCP: a TcpLayer on the Host, driven by the
 // HostRuntime (its clock, and a kick after every application call), with the net.Socket-like
-// TcpSocket / TcpServer of stack/socket/ as the streams the control server bridges.
+// TcpSocket / TcpServer of stack/socket/ as the streams the control server bridges. Name-based
+// open and listen go to the name layer on the same TCP layer (name-transport.ts).
 
 import type { Host } from '../../stack/ip/host.js';
 import { TcpLayer } from '../../stack/tcp/layer.js';
@@ -8,12 +9,17 @@ import { TcpServer } from '../../stack/socket/tcp-server.js';
 import { TcpSocket, type SocketDriver } from '../../stack/socket/tcp-socket.js';
 import { formatAddress } from '../../stack/wire/address.js';
 import type { HostRuntime } from '../../tun/runtime.js';
+import type { DaemonConfig } from './config.js';
+import { nameTransport } from './name-transport.js';
 import type { StreamTransport } from './transport.js';
 
-export function stackTransport(host: Host, runtime: HostRuntime): StreamTransport {
+export function stackTransport(host: Host, runtime: HostRuntime, config: DaemonConfig): StreamTransport {
   const tcp = new TcpLayer(host);
   const driver: SocketDriver = { tcp, now: () => runtime.now(), kick: () => runtime.kick() };
+  const names = nameTransport(host, runtime, tcp, config);
   return {
+    open: names.open,
+    nameStats: names.stats,
     connect: (opts) =>
       new Promise((resolve, reject) => {
         // Half-open like the Unix side: each direction ends on its own (bridge.ts).
@@ -34,7 +40,7 @@ export function stackTransport(host: Host, runtime: HostRuntime): StreamTranspor
         );
       }),
     listen: (opts, onConnection) =>
-      new Promise((resolve, reject) => {
+      opts.names ? names.listen(opts, onConnection) : new Promise((resolve, reject) => {
         const server = new TcpServer(driver, { allowHalfOpen: true, pauseOnConnect: true }, onConnection);
         server.once('error', reject);
         server.listen({ port: opts.port, backlog: opts.backlog, ...(opts.address !== undefined && { host: opts.address }) }, () => {

@@ -5,7 +5,7 @@
 // to check the daemon's stream handling against the kernel's TCP.
 
 import type { Duplex } from 'node:stream';
-import type { Endpoint } from '../control/protocol.js';
+import type { Endpoint, ListenNames, StreamNames } from '../control/protocol.js';
 
 export interface StreamSocket extends Duplex {
   readonly remoteAddress?: string | undefined;
@@ -17,6 +17,8 @@ export interface StreamSocket extends Duplex {
   setNoDelay(noDelay?: boolean): this;
   /** Aborts the connection with a reset (RFC 9293 3.10.4 ABORT), dropping unsent data. */
   resetAndDestroy(): this;
+  /** A name-based stream's names (stack/socket/name-socket.ts). */
+  nameInfo?(): StreamNames | undefined;
 }
 
 export interface StreamListener {
@@ -36,6 +38,17 @@ export interface ListenOptions {
   port: number;
   address?: string;
   backlog: number;
+  /** Listen by name (a transport without a name layer ignores this). */
+  names?: ListenNames;
+}
+
+/** A name-based open (thesis Table 1 open(local_name, peer_name, service, transport)). */
+export interface OpenOptions {
+  peerName: string;
+  port: number;
+  localName?: string;
+  transport?: string;
+  noDelay?: boolean;
 }
 
 export interface StreamTransport {
@@ -45,6 +58,10 @@ export interface StreamTransport {
   listen(opts: ListenOptions, onConnection: (socket: StreamSocket) => void): Promise<StreamListener>;
   /** Per-connection state like `ss -ti`, plus counters, for the stats request. */
   stats(): Record<string, unknown>;
+  /** Open by name; rejects like connect, plus ENOTFOUND (DNS), EINVAL (a bad name). Absent: no name layer. */
+  open?(opts: OpenOptions): Promise<StreamSocket>;
+  /** The name layer's stats: races, P per destination, verification counters, named connections. */
+  nameStats?(): Record<string, unknown>;
 }
 
 /** A coded Error, the way Node reports socket errors. */

@@ -27,6 +27,17 @@ function ended(report: PerfReport): NonNullable<PerfReport['end']> {
   return report.end!;
 }
 
+/**
+ * The client's report holds both sides' figures (the results exchange): the server's half
+ * must be what the server measured itself, and the receiver cannot have more than was sent.
+ */
+function expectAgreement(client: NonNullable<PerfReport['end']>, server: NonNullable<PerfReport['end']>, clientSends: boolean): void {
+  if (clientSends) expect(client.sum_received.bytes).toBe(server.sum_received.bytes);
+  else expect(client.sum_sent.bytes).toBe(server.sum_sent.bytes);
+  expect(client.sum_received.bytes).toBeGreaterThan(0);
+  expect(client.sum_received.bytes).toBeLessThanOrEqual(client.sum_sent.bytes);
+}
+
 /** Runs `command` on bob and parses the JSON iperf3 prints. */
 async function onBob(command: string[], timeoutMs = 30_000): Promise<PerfReport> {
   const r = await labExec(PREFIX, 'bob', command, { timeoutMs });
@@ -70,17 +81,7 @@ describe.each(['ipv4', 'ipv6'] as const)('namestack perf on alice and iperf3 on 
       const theirs = JSON.parse(serverOut) as PerfReport;
       expect(ours.start.transport).toBe('namestack');
       expect(ours.start.connected[0]!.local_host).toBe(address('alice', family));
-      const us = ended(ours);
-      const them = ended(theirs);
-      if (reverse) {
-        expect(us.sum_sent.bytes).toBe(them.sum_sent.bytes);
-        expect(us.sum_received.bytes).toBeGreaterThan(0);
-        expect(us.sum_received.bytes).toBeLessThanOrEqual(them.sum_sent.bytes);
-      } else {
-        expect(us.sum_received.bytes).toBe(them.sum_received.bytes);
-        expect(them.sum_received.bytes).toBeGreaterThan(0);
-        expect(them.sum_received.bytes).toBeLessThanOrEqual(us.sum_sent.bytes);
-      }
+      expectAgreement(ended(ours), ended(theirs), !reverse);
     }
   });
 
@@ -92,18 +93,8 @@ describe.each(['ipv4', 'ipv6'] as const)('namestack perf on alice and iperf3 on 
       const served = await server.result;
       expect(served.status).toBe(0);
       const ours = JSON.parse(served.stdout.toString()) as PerfReport;
-      const them = ended(theirs);
-      const us = ended(ours);
       expect(ours.start.accepted_connection?.host).toBe(address('bob', family));
-      if (reverse) {
-        expect(them.sum_sent.bytes).toBe(us.sum_sent.bytes);
-        expect(them.sum_received.bytes).toBeGreaterThan(0);
-        expect(them.sum_received.bytes).toBeLessThanOrEqual(us.sum_sent.bytes);
-      } else {
-        expect(them.sum_received.bytes).toBe(us.sum_received.bytes);
-        expect(us.sum_received.bytes).toBeGreaterThan(0);
-        expect(us.sum_received.bytes).toBeLessThanOrEqual(them.sum_sent.bytes);
-      }
+      expectAgreement(ended(theirs), ended(ours), !reverse);
     }
   });
 });

@@ -398,6 +398,9 @@ export class MptcpConnection {
   /** Bind the subflow's TCP events (a passive subflow gets this on establishment). */
   bindHandler(sf: Subflow): void {
     const tcp = sf.tcp!;
+    // RFC 8684 3.3.4: before any DATA_ACK, the window the client offered; establish() ran
+    // before the listener attached a passive subflow's TCP connection, so it could not see it.
+    if (sf.role === 'mpc-server') this.send.windowEnd = Math.max(this.send.windowEnd, tcp.sender.wnd);
     tcp.handler = {
       onConnect: () => this.onSubflowConnected(sf),
       onEnd: () => this.onSubflowEnd(sf),

@@ -12,7 +12,11 @@ import { stateDir } from './state.js';
 /** Seconds resolvers may cache lab answers: short, so tests that change records see them soon. */
 const LOCAL_TTL = 5;
 
-/** hosts(5) lines: every address under the host's name and under its per-path name. */
+/**
+ * hosts(5) lines: every address under the host's name and under its per-path name; with two
+ * paths or more also `<host>-split.<zone>`, the thesis's chapter 6 server whose IPv6 address
+ * (AAAA: path 1's) and IPv4 address (A: path 2's) sit on different paths.
+ */
 export function hostsFile(topo: LabTopology): string {
   const lines = [`# namestack lab ${topo.prefix}: zone ${topo.zone}`];
   for (const h of topo.hosts) {
@@ -20,6 +24,8 @@ export function hostsFile(topo: LabTopology): string {
       lines.push(`${a.ipv4} ${h.fqdn} ${a.name}`);
       lines.push(`${a.ipv6} ${h.fqdn} ${a.name}`);
     }
+    const [p1, p2] = h.addresses;
+    if (p1 && p2) lines.push(`${p1.ipv6} ${h.name}-split.${topo.zone}`, `${p2.ipv4} ${h.name}-split.${topo.zone}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -258,7 +258,6 @@ export class MptcpConnection {
       default:
         return;
     }
-    if (this.fellBack) this.subflows[0]?.tcp?.end();
     this.markPending();
   }
 
@@ -436,6 +435,11 @@ export class MptcpConnection {
     this.recv ??= new DataReassembly({ bufferSize: this.receiveBufferBytes, maxOutOfOrderSegments: this.config.dataOutOfOrderMaxSegments });
   }
 
+  /** Any TCP state change of a subflow: after fallback its FIN and close are the stream's. */
+  onSubflowState(): void {
+    if (this.fellBack) this.markPending();
+  }
+
   onSubflowTcpEstablished(sf: Subflow): void {
     sf.lastProgress = this.now;
     if (sf.role === 'mpc-server' && this.currentState === 'SYN_RECEIVED') this.establish();
@@ -460,7 +464,6 @@ export class MptcpConnection {
     // RFC 8684 3.3.4: the peer's window before any DATA_ACK: what its SYN/SYN-ACK offered.
     const tcp = this.subflows[0]?.tcp;
     if (tcp) this.send.windowEnd = Math.max(this.send.windowEnd, tcp.sender.wnd);
-    if (this.fellBack && this.send.finQueued) tcp?.end();
   }
 
   onSubflowFullyEstablished(sf: Subflow): void {
@@ -826,7 +829,7 @@ export class MptcpConnection {
     // The token no longer names a live MPTCP connection (no joins, RFC 8684 3.7).
     this.owner.release(this);
     for (const other of this.subflows) if (other !== sf && !other.closed) other.abort(MP_TCPRST_UNSPECIFIED, false);
-    if (this.send.finQueued && this.currentState !== 'SYN_SENT') sf.tcp?.end();
+    sf.flushOnFallback();
     this.markPending();
   }
 
@@ -854,7 +857,7 @@ export class MptcpConnection {
 
   /** After fallback: the one subflow is the stream; DATA_ACK follows its TCP ACKs. */
   private pushFallback(): void {
-    const sf = this.subflows.find((s) => !s.closed && (s.role === 'mpc-client' || s.role === 'mpc-server'));
+    const sf = this.subflows.find((s) => s.role === 'mpc-client' || s.role === 'mpc-server');
     const tcp = sf?.tcp;
     if (!sf || !tcp) return;
     sf.pruneAcked();
@@ -869,8 +872,7 @@ export class MptcpConnection {
       }
     }
     s.windowEnd = Number.MAX_SAFE_INTEGER;
-    if (tcp.state !== 'ESTABLISHED' && tcp.state !== 'CLOSE_WAIT') return;
-    while (s.unsent > 0) {
+    while ((tcp.state === 'ESTABLISHED' || tcp.state === 'CLOSE_WAIT') && s.unsent > 0) {
       const n = Math.min(s.unsent, tcp.writableLength, SEND_BURST_SIZE);
       if (n <= 0) break;
       const chunks = s.slices(s.nxt, n);
@@ -878,9 +880,14 @@ export class MptcpConnection {
       if (taken <= 0) break;
       s.advance(taken);
     }
+    // The DATA_FIN is the subflow's FIN now, sent after the last byte and acknowledged with it.
     if (s.finQueued && s.unsent === 0 && !this.fallbackFinSent) {
       this.fallbackFinSent = true;
       tcp.end();
+    }
+    if (this.fallbackFinSent && tcp.sender.finAcked && !s.finAcked) {
+      s.finAcked = true;
+      this.onOurFinAcked();
     }
   }
 

@@ -124,6 +124,8 @@ export class Subflow implements TcpExtension {
   private writeSeq = 1;
   private sendMappings: SendMappings | undefined = undefined;
   private recvMappings: ReceiveMappings | undefined = undefined;
+  /** drainUnmapped is running (a fallback inside it must not reorder what waits). */
+  private draining = false;
   /** In-order subflow bytes that no mapping covers yet. */
   private readonly unmapped: Uint8Array[] = [];
   private unmappedBytes = 0;
@@ -393,8 +395,13 @@ export class Subflow implements TcpExtension {
     return dss;
   }
 
-  /** After fallback: nothing, except the one infinite mapping (RFC 8684 3.7). */
+  /** After fallback: nothing, except MP_FAIL and the one infinite mapping (RFC 8684 3.7). */
   private fallbackOptions(seg: OutgoingSegment, rel: number): TcpOption[] | undefined {
+    if (this.pendingFail !== undefined) {
+      const fail = padded({ subtype: 'mpFail', dsn: this.pendingFail });
+      this.pendingFail = undefined;
+      return fail;
+    }
     const inf = this.infiniteMapping;
     if (inf === undefined) return undefined;
     if (seg.payloadLength > 0 && rel !== inf.subflowSeq) return undefined;
@@ -502,9 +509,6 @@ export class Subflow implements TcpExtension {
     if (!this.segmentHadMapping && m.canFallBack(this)) {
       // RFC 8684 3.7: data without a mapping on the only subflow: the options were stripped.
       m.fallBack(this, 'data without a DSS mapping');
-      const pending = this.unmapped.splice(0);
-      this.unmappedBytes = 0;
-      for (const c of pending) m.onFallbackData(this, c);
       return;
     }
     if (this.unmappedBytes > m.config.unmappedDataLimit) {
@@ -542,6 +546,7 @@ export class Subflow implements TcpExtension {
     } else if (state === 'ESTABLISHED') {
       this.meta.onSubflowTcpEstablished(this);
     }
+    this.meta.onSubflowState();
   }
 
   // ---- handshake -----------------------------------------------------------------------
@@ -700,20 +705,40 @@ export class Subflow implements TcpExtension {
     m.onInfiniteMapping(this, map.dataOffset);
   }
 
-  /** Map the in-order bytes waiting for a mapping and hand them to the connection. */
+  /**
+   * Map the in-order bytes waiting for a mapping and hand them to the connection. A fallback
+   * on the way (a checksum failure) turns the rest into plain stream data, in order.
+   */
   private drainUnmapped(): void {
     const rm = this.recvMappings!;
-    while (this.unmapped.length > 0) {
-      const chunk = this.unmapped[0]!;
-      const r = rm.map(chunk.length);
-      for (const range of r.ranges) this.mappedData(range.dataOffset, chunk.subarray(range.chunkOffset, range.chunkOffset + range.length), range.mapping, range.endsMapping);
-      this.unmappedBytes -= r.mappedLength;
-      if (r.mappedLength < chunk.length) {
-        this.unmapped[0] = chunk.subarray(r.mappedLength);
+    const m = this.meta;
+    this.draining = true;
+    try {
+      while (this.unmapped.length > 0 && !this.closed) {
+        const chunk = this.unmapped.shift()!;
+        this.unmappedBytes -= chunk.length;
+        if (m.fallback) {
+          m.onFallbackData(this, chunk);
+          continue;
+        }
+        const r = rm.map(chunk.length);
+        for (const range of r.ranges) {
+          const piece = chunk.subarray(range.chunkOffset, range.chunkOffset + range.length);
+          if (m.fallback) m.onFallbackData(this, piece);
+          else this.mappedData(range.dataOffset, piece, range.mapping, range.endsMapping);
+        }
+        if (r.mappedLength === chunk.length) continue;
+        const rest = chunk.subarray(r.mappedLength);
+        if (m.fallback) {
+          m.onFallbackData(this, rest);
+          continue;
+        }
+        this.unmapped.unshift(rest);
+        this.unmappedBytes += rest.length;
         return;
       }
-      this.unmapped.shift();
-      if (this.closed) return;
+    } finally {
+      this.draining = false;
     }
   }
 
@@ -740,6 +765,20 @@ export class Subflow implements TcpExtension {
       return;
     }
     for (const c of chunks) m.onData(this, c.offset, c.data);
+  }
+
+  /**
+   * The connection fell back to TCP on this subflow: what waits here (a checksummed mapping
+   * being collected, bytes no mapping covered yet) is the stream's next data, in order.
+   */
+  flushOnFallback(): void {
+    const m = this.meta;
+    for (const c of this.csumChunks.splice(0)) m.onFallbackData(this, c.data);
+    this.csumMapping = undefined;
+    // Inside drainUnmapped, the rest of the chunk being mapped comes first: it delivers all.
+    if (this.draining) return;
+    for (const c of this.unmapped.splice(0)) m.onFallbackData(this, c);
+    this.unmappedBytes = 0;
   }
 
   /** The subflow sequence numbers we use on the wire for stats (relative, as Linux shows them). */

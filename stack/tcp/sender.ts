@@ -133,21 +133,14 @@ export class TcpSender {
   private lastSendTime: number | undefined = undefined;
   /** End of the last segment shorter than the MSS (Minshall's Nagle variant, Linux snd_sml). */
   private lastSmallEnd: number;
-  private readonly marks: Mark[] = [];
+  /** writeMapped() tags, created on first use. */
+  private marks: Mark[] | undefined = undefined;
   private marksHead = 0;
-  private readonly tx: Transmission = { seq: 0, length: 0, fin: false, retransmission: false, segment: undefined, probe: false };
-  // Scratch state of the ACK being processed (no closure per ACK).
+  // Scratch state of the ACK being processed.
   private ackTime = 0;
   private ackEchoTime: number | undefined = undefined;
   private newestDeliveredTs = -Infinity;
   private newLosses = false;
-  private readonly onDelivered = (seg: SentSegment): void => {
-    this.rack.onDelivered(seg, this.ackTime, this.rtt.minRtt.value, this.ackEchoTime);
-    if (!seg.retransmitted && seg.xmitTs > this.newestDeliveredTs) this.newestDeliveredTs = seg.xmitTs;
-  };
-  private readonly onLost = (): void => {
-    this.newLosses = true;
-  };
 
   constructor(
     private readonly config: SenderConfig,
@@ -185,7 +178,7 @@ export class TcpSender {
     if (n === 0) return 0;
     const start = seqAdd(this.bufferSeq, this.buffer.length);
     this.buffer.append(n === data.length ? data : data.subarray(0, n));
-    if (tag !== undefined) this.marks.push({ tag, seq: start, length: n });
+    if (tag !== undefined) (this.marks ??= []).push({ tag, seq: start, length: n });
     return n;
   }
 
@@ -198,8 +191,10 @@ export class TcpSender {
 
   /** The mapping (writeMapped tag) of the byte at `seq`, if any. */
   mappingAt(seq: number): SegmentMapping | undefined {
-    for (let i = this.marksHead; i < this.marks.length; i++) {
-      const m = this.marks[i]!;
+    const marks = this.marks;
+    if (marks === undefined) return undefined;
+    for (let i = this.marksHead; i < marks.length; i++) {
+      const m = marks[i]!;
       if (seqLt(seq, m.seq)) return undefined;
       if (seqLt(seq, seqAdd(m.seq, m.length))) return m;
     }
@@ -259,7 +254,7 @@ export class TcpSender {
     const pipe = this.pipe();
     // In recovery PRR decides how much may go (RFC 6937); otherwise cwnd - pipe (RFC 5681).
     const cwndRoom = this.lossState === 'recovery' ? this.prrBudget : this.cc.cwnd - pipe;
-    const tx = this.tx;
+    const tx = TX;
     tx.probe = false;
     if (this.lostBytes > 0) {
       if (cwndRoom <= 0) return undefined;
@@ -340,7 +335,7 @@ export class TcpSender {
   }
 
   private retransmission(seg: SentSegment): Transmission {
-    const tx = this.tx;
+    const tx = TX;
     const fin = this.finSent && seg.endSeq === seqAdd(this.finSeq, 1);
     tx.seq = seg.startSeq;
     tx.length = seqSub(seg.endSeq, seg.startSeq) - (fin ? 1 : 0);
@@ -352,10 +347,11 @@ export class TcpSender {
 
   /** A segment must not carry bytes of two writeMapped() tags, nor tagged and untagged bytes. */
   private clipToMapping(seq: number, n: number): number {
-    if (this.marksHead === this.marks.length) return n;
+    const marks = this.marks;
+    if (marks === undefined || this.marksHead === marks.length) return n;
     const end = seqAdd(seq, n);
-    for (let i = this.marksHead; i < this.marks.length; i++) {
-      const m = this.marks[i]!;
+    for (let i = this.marksHead; i < marks.length; i++) {
+      const m = marks[i]!;
       const mEnd = seqAdd(m.seq, m.length);
       if (seqLeq(mEnd, seq)) continue;
       if (seqGt(m.seq, seq)) return seqLt(m.seq, end) ? seqSub(m.seq, seq) : n;
@@ -578,14 +574,38 @@ export class TcpSender {
   }
 
   private pruneMarks(): void {
-    while (this.marksHead < this.marks.length && seqLeq(seqAdd(this.marks[this.marksHead]!.seq, this.marks[this.marksHead]!.length), this.bufferSeq)) {
+    const marks = this.marks;
+    if (marks === undefined) return;
+    while (this.marksHead < marks.length && seqLeq(seqAdd(marks[this.marksHead]!.seq, marks[this.marksHead]!.length), this.bufferSeq)) {
       this.marksHead++;
     }
-    if (this.marksHead === this.marks.length) this.marks.length = this.marksHead = 0;
-    else if (this.marksHead > 64 && this.marksHead * 2 > this.marks.length) {
-      this.marks.splice(0, this.marksHead);
+    if (this.marksHead === marks.length) marks.length = this.marksHead = 0;
+    else if (this.marksHead > 64 && this.marksHead * 2 > marks.length) {
+      marks.splice(0, this.marksHead);
       this.marksHead = 0;
     }
+  }
+
+  /** A segment was delivered (cumulatively or by SACK): RACK steps 2-3, RTT candidate. */
+  delivered(seg: SentSegment): void {
+    this.rack.onDelivered(seg, this.ackTime, this.rtt.minRtt.value, this.ackEchoTime);
+    if (!seg.retransmitted && seg.xmitTs > this.newestDeliveredTs) this.newestDeliveredTs = seg.xmitTs;
+  }
+
+  /** A detector marked a segment lost. */
+  lost(): void {
+    this.newLosses = true;
+  }
+
+  /** Callbacks for SentSegments and Rack that reach this sender without a closure of its own. */
+  private get onDelivered(): (seg: SentSegment) => void {
+    current = this;
+    return deliveredToCurrent;
+  }
+
+  private get onLost(): () => void {
+    current = this;
+    return lostToCurrent;
   }
 
   // ---- timers ----------------------------------------------------------------------------
@@ -624,7 +644,7 @@ export class TcpSender {
     let tx: Transmission | undefined;
     if (TailLossProbe.probeKind(newData) === 'new-data') {
       const n = this.clipToMapping(this.nxt, Math.min(this.unsent, this.mss, maxPayload, seqSub(seqAdd(this.una, this.wnd), this.nxt)));
-      tx = this.tx;
+      tx = TX;
       tx.seq = this.nxt;
       tx.length = n;
       tx.fin = this.finQueued && n === this.unsent;
@@ -710,6 +730,17 @@ export class TcpSender {
       if (seqSub(seg.endSeq, seg.startSeq) > mss) this.sent.markLost(seg);
     }
   }
+}
+
+// Processing is synchronous, so one Transmission and one pair of callbacks (aimed at the
+// sender being worked on) serve every connection: an idle connection carries none.
+const TX: Transmission = { seq: 0, length: 0, fin: false, retransmission: false, segment: undefined, probe: false };
+let current: TcpSender | undefined;
+function deliveredToCurrent(seg: SentSegment): void {
+  current!.delivered(seg);
+}
+function lostToCurrent(): void {
+  current!.lost();
 }
 
 function minDefined(a: number | undefined, b: number | undefined): number | undefined {

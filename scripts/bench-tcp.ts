@@ -5,16 +5,23 @@
 //   namestack: alice (namestack perf -c)   <-> bob (iperf3 -s)    namestack's TCP on alice
 //
 // Both directions (-R for bob -> client), on path p1 clean and with 1% loss each way and
-// 20 ms RTT (10 ms delay each way, the lab's relay). Per row: receiver goodput in Gbit/s, the
+// 20 ms RTT (10 ms delay each way, the lab's relay). Every kernel end runs CUBIC (iperf3 -C
+// cubic; this machine's default is BBR, which ignores random loss), like namestack's default. Per row: receiver goodput in Gbit/s, the
 // ratio namestack/kernel, and CPU seconds per GB moved at each end: iperf3's own
-// cpu_utilization (user + system of its process) on kernel ends; on alice the namestack perf
-// process plus the host daemon that runs the stack (/proc/<pid>/stat).
+// cpu_utilization (user + system of its process) on kernel ends; on alice the CPU time of
+// whatever runs the stack and the perf engine.
 //
-// The namestack rows need the host daemon with its TCP layer on alice (`lab up --daemons`);
-// until it serves connections they say why they did not run.
+// Where alice's stack runs (--via):
+//   in-process (default): this process runs the stack on alice's TUNs (the daemon's link
+//     set-up, startHostDaemon, without its control server in the way) and the perf engine
+//     on its TcpSockets: one process, like iperf3 on the kernel ends. Needs a lab whose alice
+//     has no daemon (this script brings one up so).
+//   daemon: the host daemon on alice runs the stack; the engine reaches it through the
+//     control socket (a Unix-socket hop per byte). CPU = daemon + this process.
 //
 // Run: npx tsc -p tsconfig.json && scripts/bench-tcp [--seconds 5] [--prefix bench-tcp]
-//      [--record] [--keep] [--clean-only]
+//      [--via in-process|daemon] [--repeat 3] [--record] [--keep] [--clean-only]
+// Each cell is the median of --repeat runs, kernel and namestack alternating.
 // --record appends a dated section to docs/BENCHMARKS.md; --keep leaves the lab up.
 
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
@@ -22,17 +29,28 @@ import { cpus, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { tmpdir } from 'node:os';
+import { readConfigFile } from '../apps/host/config.js';
+import { startHostDaemon } from '../apps/host/daemon.js';
+import { createLogger } from '../apps/host/log.js';
+import { NO_TRANSPORT } from '../apps/host/transport.js';
 import { impairPath, labDown, labExec, labSpawn, labStatus, labUp, type LabStatusUp } from '../apps/lab/lab.js';
 import { runClient } from '../apps/perf/client.js';
 import { controlTransport } from '../apps/perf/control-transport.js';
 import { DEFAULT_SETTINGS } from '../apps/perf/protocol.js';
 import type { PerfReport } from '../apps/perf/report.js';
+import { namestackTransport } from '../apps/perf/stack-transport.js';
+import type { PerfTransport } from '../apps/perf/transport.js';
+import type { SocketDriver } from '../stack/socket/tcp-socket.js';
+import { TcpLayer } from '../stack/tcp/layer.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PORT = 5201;
 const PATH = 'p1';
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
 const USER_HZ = 100;
+/** The kernel ends' congestion control: the issue compares against the kernel's CUBIC. */
+const CONGESTION = 'cubic';
 
 interface Condition {
   name: string;
@@ -130,7 +148,7 @@ async function kernelRun(status: LabStatusUp, seconds: number, reverse: boolean)
   const server = await iperf3ServerOnBob(status.prefix);
   let report: PerfReport;
   try {
-    const client = await labExec(status.prefix, 'dave', ['iperf3', '-c', bobAddress(status), '-p', String(PORT), '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])], {
+    const client = await labExec(status.prefix, 'dave', ['iperf3', '-c', bobAddress(status), '-p', String(PORT), '-t', String(seconds), '-C', CONGESTION, '-J', ...(reverse ? ['-R'] : [])], {
       timeoutMs: (seconds + 30) * 1000,
     });
     report = JSON.parse(client.stdout) as PerfReport;
@@ -156,32 +174,87 @@ function measurement(end: NonNullable<PerfReport['end']>, clientCpu: number, ser
   };
 }
 
-/** alice -> bob (or bob -> alice with -R): namestack perf through alice's daemon, iperf3 on bob. */
-async function namestackRun(status: LabStatusUp, seconds: number, reverse: boolean): Promise<Measurement> {
+/** Alice's stack as the benchmark uses it: a transport and the CPU seconds it has used so far. */
+interface AliceStack {
+  via: 'in-process' | 'daemon';
+  transport: PerfTransport;
+  cpuSeconds(): number;
+  stop(): Promise<void>;
+}
+
+function ownCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/**
+ * The stack on alice's TUNs in this process: the daemon's own start-up (links from the lab's
+ * per-host file, moved into alice's namespace, with the lab's host routes) minus its control
+ * server's streams; the perf engine gets TcpSockets on the same TcpLayer.
+ */
+async function inProcessStack(status: LabStatusUp): Promise<AliceStack> {
   const alice = status.hosts.alice!;
-  if (!alice.controlSocket || !alice.daemon?.running) throw new Error('no namestack daemon on alice (the lab was brought up without --daemons, or it exited)');
-  const daemonPid = alice.daemon.pid;
+  if (alice.daemon?.running) throw new Error(`alice in lab '${status.prefix}' runs a daemon: use --via daemon, or a lab without one (another --prefix)`);
+  const config = readConfigFile(alice.configFile!);
+  config.control = join(tmpdir(), `bench-tcp-${process.pid}.sock`);
+  for (const link of config.links) link.netns = alice.namespace;
+  let driver: SocketDriver | undefined;
+  const daemon = await startHostDaemon(config, {
+    log: createLogger('error'),
+    transport: (host, runtime) => {
+      driver = { tcp: new TcpLayer(host), now: () => runtime.now(), kick: () => runtime.kick() };
+      return NO_TRANSPORT;
+    },
+  });
+  return { via: 'in-process', transport: namestackTransport(driver!), cpuSeconds: ownCpuSeconds, stop: () => daemon.stop() };
+}
+
+/** The host daemon on alice, through its control socket. */
+function daemonStack(status: LabStatusUp): AliceStack {
+  const alice = status.hosts.alice!;
+  if (!alice.controlSocket || !alice.daemon?.running) throw new Error('no namestack daemon on alice');
+  const pid = alice.daemon.pid;
+  return {
+    via: 'daemon',
+    transport: controlTransport(alice.controlSocket),
+    cpuSeconds: () => processCpuSeconds(pid) + ownCpuSeconds(),
+    stop: async () => {},
+  };
+}
+
+/** alice -> bob (or bob -> alice with -R): namestack perf on alice's stack, iperf3 on bob. */
+async function namestackRun(status: LabStatusUp, alice: AliceStack, seconds: number, reverse: boolean): Promise<Measurement> {
   const server = await iperf3ServerOnBob(status.prefix);
-  const daemonCpu0 = processCpuSeconds(daemonPid);
-  const own0 = process.cpuUsage();
+  const cpu0 = alice.cpuSeconds();
   const report = await runClient({
     host: bobAddress(status),
     port: PORT,
-    transport: controlTransport(alice.controlSocket),
-    settings: { ...DEFAULT_SETTINGS, durationSeconds: seconds, reverse },
+    transport: alice.transport,
+    // -C reaches bob's iperf3, which sends with it in -R.
+    settings: { ...DEFAULT_SETTINGS, durationSeconds: seconds, reverse, congestion: CONGESTION },
   });
-  const own = process.cpuUsage(own0);
-  const aliceCpu = processCpuSeconds(daemonPid) - daemonCpu0 + (own.user + own.system) / 1e6;
+  const aliceCpu = alice.cpuSeconds() - cpu0;
   await server.stop();
   if (report.error || !report.end) throw new Error(report.error ?? 'no result');
   const bobCpu = (report.end.cpu_utilization_percent.remote_total / 100) * report.end.sum_sent.seconds;
   return measurement(report.end, aliceCpu, bobCpu, reverse);
 }
 
+/** The run with the median goodput (the lower middle one of an even count); a failure if none succeeded. */
+function median(runs: Outcome[]): Outcome {
+  const ok = runs.filter((o): o is Extract<Outcome, { ok: true }> => o.ok).sort((a, b) => a.m.gbps - b.m.gbps);
+  return ok.length > 0 ? ok[Math.floor((ok.length - 1) / 2)]! : runs[0]!;
+}
+
+/** Gbit/s with three significant digits below 10 (a lossy path moves a few Mbit/s). */
+function rate(gbps: number): string {
+  return gbps >= 10 ? gbps.toFixed(1) : gbps.toPrecision(3);
+}
+
 async function attempt(what: string, f: () => Promise<Measurement>): Promise<Outcome> {
   try {
     const m = await f();
-    log(`${what}: ${m.gbps.toFixed(2)} Gbit/s`);
+    log(`${what}: ${rate(m.gbps)} Gbit/s`);
     return { ok: true, m };
   } catch (err) {
     const why = (err as Error).message.split('\n')[0]!;
@@ -203,7 +276,7 @@ function table(rows: Row[]): string {
     const ratio = r.kernel.ok && r.namestack.ok ? (r.namestack.m.gbps / r.kernel.m.gbps).toFixed(2) : 'n/a';
     const cpu = (m: Measurement): string => `${m.senderCpuPerGB.toFixed(2)} / ${m.receiverCpuPerGB.toFixed(2)}`;
     lines.push(
-      `| ${r.condition.name} | ${r.direction} | ${fmt(r.kernel, (m) => m.gbps.toFixed(2))} | ${fmt(r.namestack, (m) => m.gbps.toFixed(2))} | ${ratio} (${r.condition.floor}) | ${fmt(r.kernel, cpu)} | ${fmt(r.namestack, cpu)} | ${fmt(r.kernel, (m) => String(m.retransmits ?? '-'))} / ${fmt(r.namestack, (m) => String(m.retransmits ?? '-'))} |`,
+      `| ${r.condition.name} | ${r.direction} | ${fmt(r.kernel, (m) => rate(m.gbps))} | ${fmt(r.namestack, (m) => rate(m.gbps))} | ${ratio} (${r.condition.floor}) | ${fmt(r.kernel, cpu)} | ${fmt(r.namestack, cpu)} | ${fmt(r.kernel, (m) => String(m.retransmits ?? '-'))} / ${fmt(r.namestack, (m) => String(m.retransmits ?? '-'))} |`,
     );
   }
   return lines.join('\n');
@@ -230,34 +303,46 @@ async function main(): Promise<void> {
       record: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       'clean-only': { type: 'boolean', default: false },
+      via: { type: 'string', default: 'in-process' },
+      repeat: { type: 'string', default: '3' },
     },
   });
+  const repeat = Number(values.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > 20) throw new Error('--repeat must be 1..20');
+  const via = values.via;
+  if (via !== 'in-process' && via !== 'daemon') throw new Error('--via must be in-process or daemon');
   const seconds = Number(values.seconds);
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) throw new Error('--seconds must be 1..600');
   const prefix = values.prefix!;
   const wasUp = (await labStatus(prefix)).up;
   log(`lab '${prefix}' ${wasUp ? 'already up' : 'coming up'}`);
-  const daemon = daemonCommand();
-  let status: LabStatusUp;
-  try {
-    status = await labUp({ prefix, ...(daemon && { daemon }) });
-  } catch (err) {
-    log(`lab with daemons failed (${(err as Error).message.split('\n')[0]}); namestack rows will be missing`);
-    status = await labUp({ prefix });
-  }
+  const daemon = via === 'daemon' ? daemonCommand() : undefined;
+  const status = await labUp({ prefix, ...(daemon && { daemon }) });
   const rows: Row[] = [];
+  let alice: AliceStack | { error: string };
+  try {
+    alice = via === 'daemon' ? daemonStack(status) : await inProcessStack(status);
+  } catch (err) {
+    alice = { error: (err as Error).message };
+  }
   try {
     for (const condition of values['clean-only'] ? CONDITIONS.slice(0, 1) : CONDITIONS) {
       await impairPath(prefix, PATH, condition.impairment);
       for (const reverse of [false, true]) {
         const direction = reverse ? 'bob -> client (-R)' : 'client -> bob';
         const what = `${condition.name}, ${direction}`;
-        const kernel = await attempt(`kernel ${what}`, () => kernelRun(status, seconds, reverse));
-        const namestack = await attempt(`namestack ${what}`, () => namestackRun(status, seconds, reverse));
-        rows.push({ condition, direction, kernel, namestack });
+        // Alternating, so load from elsewhere on the machine falls on both alike.
+        const kernelRuns: Outcome[] = [];
+        const namestackRuns: Outcome[] = [];
+        for (let i = 0; i < repeat; i++) {
+          kernelRuns.push(await attempt(`kernel ${what}`, () => kernelRun(status, seconds, reverse)));
+          namestackRuns.push(await attempt(`namestack ${what}`, () => ('error' in alice ? Promise.reject(new Error(alice.error)) : namestackRun(status, alice, seconds, reverse))));
+        }
+        rows.push({ condition, direction, kernel: median(kernelRuns), namestack: median(namestackRuns) });
       }
     }
   } finally {
+    if (!('error' in alice)) await alice.stop();
     await impairPath(prefix, PATH, null).catch(() => undefined);
     if (!wasUp && !values.keep) await labDown(prefix);
   }
@@ -271,12 +356,15 @@ async function main(): Promise<void> {
       '',
       `## TCP throughput vs the kernel (scripts/bench-tcp), ${date}`,
       '',
-      `Command: \`npx tsc -p tsconfig.json && scripts/bench-tcp --seconds ${seconds}${values['clean-only'] ? ' --clean-only' : ''} --record\` (root).`,
-      `Date: ${date}. Machine: ${machine}. One single-stream test of ${seconds} s per cell, path p1 of the`,
+      `Command: \`npx tsc -p tsconfig.json && scripts/bench-tcp --seconds ${seconds} --repeat ${repeat} --via ${via}${values['clean-only'] ? ' --clean-only' : ''} --record\` (root).`,
+      `Date: ${date}. Machine: ${machine}. Single-stream tests of ${seconds} s, each cell the median of ${repeat} runs (kernel and namestack alternating), CUBIC at every`,
+      'kernel end (iperf3 -C cubic; the default here is BBR) and in namestack, path p1 of the',
       'lab (through router r1; the impaired rows go through the lab relay, which caps any flow near',
       '1 Gbit/s, so they compare loss recovery rather than raw speed). Goodput is what the receiver',
       "counted; CPU seconds per GB are each end's process CPU time (iperf3's cpu_utilization on kernel",
-      'ends; namestack perf plus the host daemon on alice) over the bytes received.',
+      via === 'daemon'
+        ? "ends; on alice the host daemon running the stack plus the perf engine reaching it through the control socket) over the bytes received."
+        : 'ends; on alice the one process running the stack and the perf engine) over the bytes received.',
       '',
       body,
       '',

@@ -3,7 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { runClient } from './client.js';
-import { DEFAULT_DURATION, DEFAULT_PORT, DEFAULT_SETTINGS, DEFAULT_TCP_BLOCK_SIZE, MAX_BLOCK_SIZE, MAX_STREAMS, MAX_TIME, type TestSettings } from './protocol.js';
+import { CONGESTION_NAME, DEFAULT_DURATION, DEFAULT_PORT, DEFAULT_SETTINGS, DEFAULT_TCP_BLOCK_SIZE, MAX_BLOCK_SIZE, MAX_STREAMS, MAX_TIME, type TestSettings } from './protocol.js';
 import type { PerfReport } from './report.js';
 import { startServer } from './server.js';
 import { TextReport } from './text-report.js';
@@ -12,7 +12,7 @@ import { parseRate, parseSize } from './units.js';
 
 const USAGE = `usage: namestack perf -s [-p PORT] [-1] [-J] [transport]
        namestack perf -c HOST [-p PORT] [-t SEC | -n BYTES] [-P N] [-R] [-b RATE]
-                      [-l LEN] [-O SEC] [-N] [-J] [transport]
+                      [-l LEN] [-O SEC] [-N] [-C ALGO] [-J] [transport]
 
 An iperf3-compatible client and server: iperf3 (3.x) is the peer in either role.
 
@@ -28,6 +28,8 @@ An iperf3-compatible client and server: iperf3 (3.x) is the peer in either role.
   -l, --length LEN       bytes per write (default 128K)
   -O, --omit SEC         leave the first SEC seconds out of the results
   -N, --no-delay         disable Nagle's algorithm on the data streams
+  -C, --congestion ALGO  congestion control for both ends' data streams (e.g. cubic);
+                         the server sets it when it can (kernel TCP)
   -J, --json             print a JSON report like iperf3 -J
 
 transport (default: namestack's TCP through the host daemon):
@@ -52,6 +54,7 @@ export async function run(args: string[]): Promise<number> {
       length: { type: 'string', short: 'l' },
       omit: { type: 'string', short: 'O' },
       'no-delay': { type: 'boolean', short: 'N' },
+      congestion: { type: 'string', short: 'C' },
       json: { type: 'boolean', short: 'J' },
       kernel: { type: 'boolean' },
       control: { type: 'string' },
@@ -111,7 +114,13 @@ function clientSettings(values: Record<string, string | boolean | undefined>): T
     blockSize,
     rate: values.bitrate !== undefined ? parseRate(values.bitrate as string) : 0,
     noDelay: (values['no-delay'] as boolean | undefined) ?? false,
+    ...(values.congestion !== undefined && { congestion: congestionName(values.congestion as string) }),
   };
+}
+
+function congestionName(text: string): string {
+  if (!CONGESTION_NAME.test(text)) throw new Error(`bad congestion control name ${JSON.stringify(text)} (examples: cubic, reno, bbr)`);
+  return text;
 }
 
 function integer(text: string, what: string, min: number, max: number): number {

@@ -173,6 +173,8 @@ export interface TestSettings {
   rate: number;
   pacingTimerUs: number;
   noDelay: boolean;
+  /** TCP congestion control both ends should use (iperf3 -C), e.g. 'cubic'; unset: the system's. */
+  congestion?: string;
 }
 
 /** iperf3 3.12's client defaults: one stream, 10 s, 128 KiB writes, no rate limit. */
@@ -202,9 +204,13 @@ export function parametersOf(s: TestSettings, clientVersion: string): TestParame
     len: s.blockSize,
     ...(s.rate > 0 && { bandwidth: s.rate }),
     pacing_timer: s.pacingTimerUs,
+    ...(s.congestion !== undefined && { congestion: s.congestion }),
     client_version: clientVersion,
   };
 }
+
+/** A congestion-control name as Linux spells them (tcp_cong.c: at most 15 characters). */
+export const CONGESTION_NAME = /^[a-z0-9_]{1,15}$/;
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; code: number; message: string };
 
@@ -235,6 +241,8 @@ export function checkParameters(value: unknown): Checked<TestSettings> {
   const pacing = p.pacing_timer ?? DEFAULT_PACING_TIMER_US;
   // Below 100 us a JavaScript timer cannot keep up; above 10 s pacing means nothing.
   if (!isCount(pacing, 10_000_000)) return bad(IperfError.IERECVPARAMS, 'bad "pacing_timer"');
+  // Linux names congestion controls in at most 15 characters (TCP_CA_NAME_MAX 16 with the NUL).
+  if (p.congestion !== undefined && !(typeof p.congestion === 'string' && CONGESTION_NAME.test(p.congestion))) return bad(IperfError.IERECVPARAMS, 'bad "congestion"');
   return {
     ok: true,
     value: {
@@ -248,6 +256,7 @@ export function checkParameters(value: unknown): Checked<TestSettings> {
       rate: (p.bandwidth as number | undefined) ?? 0,
       pacingTimerUs: Math.max(100, pacing),
       noDelay: p.nodelay !== undefined,
+      ...(p.congestion !== undefined && { congestion: p.congestion as string }),
     },
   };
 }

@@ -70,6 +70,8 @@ export class PerfSession {
   private omitting = false;
   private firstIntervalPending = true;
   private senderHasRetransmits = false;
+  /** The first data stream's congestion control at TEST_START (iperf3's congestion_used). */
+  private congestionUsed: string | undefined;
   private peerSenderHasRetransmits = -1;
   private peerCpu = { total: 0, user: 0, system: 0 };
   private peerCongestion: string | undefined;
@@ -143,6 +145,8 @@ export class PerfSession {
     const bucket = s.rate > 0 && this.localSender ? new TokenBucket(s.rate, s.blockSize, performance.now()) : undefined;
     const stream = new PerfStream(streamId(index), FIRST_REPORT_ID + index, this.localSender, socket, this.block, this.control, bucket);
     if (s.noDelay) socket.setNoDelay?.(true);
+    // iperf3 -C: a name this transport does not know is ignored, as an iperf3 server does (ENOENT).
+    if (s.congestion !== undefined) this.opts.transport.setCongestion?.(socket, s.congestion);
     this.streams.push(stream);
     this.stats.push({
       lastSample: 0,
@@ -177,6 +181,8 @@ export class PerfSession {
     for (const st of this.stats) st.lastSample = now;
     const info = this.localSender ? this.tcpInfo(0) : undefined;
     this.senderHasRetransmits = info !== undefined;
+    const first = this.streams[0];
+    this.congestionUsed = first && this.opts.transport.congestion?.(first.socket);
     if (info) for (let i = 0; i < this.streams.length; i++) this.stats[i]!.prevTotalRetransmits = this.tcpInfo(i)?.totalRetransmits ?? 0;
     this.cpuMeter.restart();
     const s = this.opts.settings;
@@ -247,6 +253,7 @@ export class PerfSession {
       cpu_util_user: this.cpu.user,
       cpu_util_system: this.cpu.system,
       sender_has_retransmits: this.localSender ? (this.senderHasRetransmits ? 1 : 0) : -1,
+      ...(this.congestionUsed !== undefined && { congestion_used: this.congestionUsed }),
       streams: this.streams.map((st, i) => ({
         id: st.id,
         bytes: st.bytes,
@@ -306,8 +313,8 @@ export class PerfSession {
       senderHasRetransmits: retrans,
       cpu: this.cpu,
       remoteCpu: this.peerCpu,
-      senderCongestion: this.localSender ? undefined : this.peerCongestion,
-      receiverCongestion: this.localSender ? this.peerCongestion : undefined,
+      senderCongestion: this.localSender ? this.congestionUsed : this.peerCongestion,
+      receiverCongestion: this.localSender ? this.peerCongestion : this.congestionUsed,
     });
     this.opts.text?.end(this.report.end, this.opts.role);
   }

@@ -47,5 +47,8 @@ export function namestackTransport(driver: SocketDriver): PerfTransport {
       const stats = socket instanceof TcpSocket ? socket.tcpInfo() : undefined;
       return stats && tcpInfoOf(stats);
     },
+    // The stack's congestion control is a stack setting (config.tcp), not per socket: -C is not
+    // applied here, but the one in use is reported.
+    congestion: (socket: PerfSocket) => (socket instanceof TcpSocket ? socket.tcpInfo()?.congestionControl : undefined),
   };
 }

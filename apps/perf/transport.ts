@@ -5,7 +5,7 @@
 
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { kernelTcpInfo } from './tcp-info.js';
+import { kernelCongestion, kernelTcpInfo, setKernelCongestion } from './tcp-info.js';
 
 /** Sender-side TCP state like iperf3 reads from TCP_INFO (iperf3's Retr and Cwnd columns). */
 export interface TcpInfoSample {
@@ -45,6 +45,10 @@ export interface PerfTransport {
   listen(port: number, onConnection: (socket: PerfSocket) => void): Promise<PerfListener>;
   /** TCP_INFO-like counters of a socket this transport made, when it can read them. */
   tcpInfo?(socket: PerfSocket): TcpInfoSample | undefined;
+  /** Sets a socket's congestion control (iperf3 -C); false when the name is unknown here. */
+  setCongestion?(socket: PerfSocket, name: string): boolean;
+  /** The congestion control a socket uses (iperf3's congestion_used). */
+  congestion?(socket: PerfSocket): string | undefined;
 }
 
 /** Node's `net`: the Linux kernel's TCP. */
@@ -73,4 +77,6 @@ export const kernelTransport: PerfTransport = {
     });
   },
   tcpInfo: (socket) => kernelTcpInfo(socket),
+  setCongestion: (socket, name) => setKernelCongestion(socket, name),
+  congestion: (socket) => kernelCongestion(socket),
 };

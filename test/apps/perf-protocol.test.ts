@@ -74,6 +74,11 @@ describe('parameter validation', () => {
     });
   });
 
+  it('takes a congestion control name (iperf3 -C)', () => {
+    const r = checkParameters({ ...iperf3Params, congestion: 'cubic' });
+    expect(r.ok && r.value.congestion).toBe('cubic');
+  });
+
   it('round-trips our own parameters', () => {
     const r = checkParameters(JSON.parse(JSON.stringify(parametersOf({ omitSeconds: 1, durationSeconds: 0, bytes: 5000, blocks: 0, parallel: 3, reverse: false, blockSize: 1000, rate: 0, pacingTimerUs: 1000, noDelay: true }, '3.12'))));
     expect(r.ok && r.value).toMatchObject({ omitSeconds: 1, bytes: 5000, parallel: 3, reverse: false, blockSize: 1000, noDelay: true });
@@ -93,6 +98,8 @@ describe('parameter validation', () => {
     [{ ...iperf3Params, time: -1 }, IperfError.IEDURATION],
     [{ ...iperf3Params, num: 1.5 }, IperfError.IERECVPARAMS],
     [{ ...iperf3Params, bandwidth: Infinity }, IperfError.IERECVPARAMS],
+    [{ ...iperf3Params, congestion: 'cubic; rm -rf /' }, IperfError.IERECVPARAMS],
+    [{ ...iperf3Params, congestion: 'a'.repeat(16) }, IperfError.IERECVPARAMS],
   ])('refuses %j with error %i', (params, code) => {
     const r = checkParameters(params);
     expect(r.ok).toBe(false);

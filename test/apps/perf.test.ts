@@ -92,6 +92,16 @@ describe('namestack perf client against iperf3 -s', () => {
     expectDelivered(theirs.sum_received.bytes, ours.sum_sent.bytes);
   });
 
+  it('asks the server for a congestion control with -C and reports both ends\' (the host default is not cubic here)', async () => {
+    const port = await freePort();
+    const iperf = await iperf3Server(port);
+    const ours = ended(await runClient({ host: '127.0.0.1', port, settings: settings({ congestion: 'reno' }), transport: kernelTransport }));
+    const theirs = ended(await iperf.report);
+    expect(theirs.receiver_tcp_congestion).toBe('reno');
+    expect(ours.receiver_tcp_congestion).toBe('reno');
+    expect(ours.sender_tcp_congestion).toBe('reno');
+  });
+
   it('paces each stream to -b', async () => {
     const port = await freePort();
     const iperf = await iperf3Server(port);
@@ -160,6 +170,13 @@ describe('iperf3 -c against the namestack perf server', () => {
     const next = ended(await iperf3Client('127.0.0.1', port, ['-n', '8M']).report);
     expect(next.sum_sent.bytes).toBeGreaterThanOrEqual(8 * 1024 * 1024);
     expect(reports).toHaveLength(2);
+  });
+
+  it('sets the congestion control iperf3 -C asks for on its kernel sockets', async () => {
+    const { port, reports } = await serve();
+    const theirs = ended(await iperf3Client('127.0.0.1', port, ['-t', '1', '-R', '-C', 'reno']).report);
+    expect(theirs.sender_tcp_congestion).toBe('reno');
+    expect(ended(reports[0]!).sender_tcp_congestion).toBe('reno');
   });
 
   it('paces -R -b on our side', async () => {

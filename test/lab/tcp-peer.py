@@ -3,8 +3,10 @@
 # {"received": <bytes>, "sha256": "<hex>", "sent": <bytes>, "error": "<text or null>"}.
 #
 #   python3 tcp-peer.py listen|connect <address> <port> <file to send> [ready-file]
+# With PEER_PROTO=mptcp in the environment the sockets are IPPROTO_MPTCP (the kernel's MPTCP).
 import hashlib
 import json
+import os
 import socket
 import sys
 import threading
@@ -12,11 +14,12 @@ import threading
 role, address, port, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 ready = sys.argv[5] if len(sys.argv) > 5 else None
 family = socket.AF_INET6 if ':' in address else socket.AF_INET
+proto = 262 if os.environ.get('PEER_PROTO') == 'mptcp' else 0
 result = {"received": 0, "sha256": None, "sent": 0, "error": None}
 
 try:
     if role == 'listen':
-        srv = socket.socket(family, socket.SOCK_STREAM)
+        srv = socket.socket(family, socket.SOCK_STREAM, proto)
         srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         srv.bind((address, port))
         srv.listen(1)
@@ -24,9 +27,11 @@ try:
             open(ready, 'w').close()
         srv.settimeout(60)
         conn, _ = srv.accept()
-        srv.close()
+        # The listener stays open: the kernel takes MPTCP joins through it.
     else:
-        conn = socket.create_connection((address, port), timeout=60)
+        conn = socket.socket(family, socket.SOCK_STREAM, proto)
+        conn.settimeout(60)
+        conn.connect((address, port))
     conn.settimeout(120)
     data = open(path, 'rb').read()
 
@@ -50,6 +55,8 @@ try:
         n += len(chunk)
     t.join()
     conn.close()
+    if role == 'listen':
+        srv.close()
     result["received"] = n
     result["sha256"] = h.hexdigest()
 except Exception as e:

@@ -1,0 +1,234 @@
+// namestack's MPTCP against the Linux kernel's, in real time, in both roles. A Host with two
+// TUN devices (two paths: 10.203.1.0/24 and 10.203.2.0/24, checksum and TSO offloads) whose
+// kernel sides live in one throwaway namespace (prefix nst-mpk-<pid>-) with kernel MPTCP on
+// and endpoints on its second address; the kernel peer is test/lab/tcp-peer.py on an
+// IPPROTO_MPTCP socket. Random files go both ways at once; both sides compare SHA-256. The
+// kernel must see MPTCP (its MPTcpExt counters: MP_CAPABLE, MP_JOIN, no fallback) and at
+// least two subflows on different paths, and neither side may reset anything.
+
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Host } from '../../stack/ip/host.js';
+import { MptcpConnection } from '../../stack/mptcp/connection.js';
+import { MptcpLayer } from '../../stack/mptcp/layer.js';
+import { formatMptcpStats, mptcpConnectionStats } from '../../stack/mptcp/stats.js';
+import { seededRandom } from '../../stack/random.js';
+import type { TcpConnection } from '../../stack/tcp/connection.js';
+import { TcpLayer } from '../../stack/tcp/layer.js';
+import { openTun, type TunDevice } from '../../tun/device.js';
+import { HostRuntime } from '../../tun/runtime.js';
+import { Namespaces, sh, spawnIn } from './tun-lab.js';
+
+const namespaces = new Namespaces(`nst-mpk-${process.pid}-`);
+const NAME = `nsmp${process.pid % 100000}x`;
+const PEER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'tcp-peer.py');
+const tmp = mkdtempSync(join(tmpdir(), 'nst-mpk-'));
+const KERNEL = ['10.203.1.1', '10.203.2.1'] as const;
+const US = ['10.203.1.2', '10.203.2.2'] as const;
+
+let ns: string;
+let devices: TunDevice[] = [];
+let mptcp: MptcpLayer;
+let runtime: HostRuntime;
+
+beforeAll(() => {
+  ns = namespaces.create(false);
+  sh(`ip netns exec ${ns} sysctl -qw net.mptcp.enabled=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0`);
+  sh(`ip -n ${ns} mptcp limits set subflows 4 add_addr_accepted 4`);
+  const host = new Host({ name: 'namestack' });
+  devices = KERNEL.map((kernelAddress, i) => {
+    const dev = openTun({ name: `${NAME}${i}`, netns: ns, mtu: 1500, offloads: { csum: true, tso4: true, tso6: true } });
+    dev.addAddress(`${kernelAddress}/24`);
+    sh(`ip netns exec ${ns} sysctl -qw net.ipv4.conf.${dev.name}.rp_filter=0`);
+    const ifIndex = host.addInterface({ name: dev.name, mtu: dev.mtu, offloads: { checksum: true, gso: true } });
+    host.addAddress(ifIndex, US[i]!, 24);
+    // One table per uplink (thesis 3.5): a subflow leaves by the interface of its source.
+    host.addRoute({ destination: '0.0.0.0', prefixLength: 0, ifIndex, sourceInterface: true, metric: i });
+    return dev;
+  });
+  const tcp = new TcpLayer(host);
+  mptcp = new MptcpLayer(host, tcp);
+  runtime = new HostRuntime(host);
+  devices.forEach((dev, i) => runtime.attach(i + 1, dev));
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+  namespaces.cleanup();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** The kernel's MPTCP and TCP-abort counters in the namespace (nstat -az, absolute values). */
+function kernelCounters(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of sh(`ip netns exec ${ns} nstat -az`).matchAll(/^(MPTcpExt\w+|TcpExtTCPAbort\w+|TcpOutRsts)\s+(\d+)/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+function delta(before: Record<string, number>, after: Record<string, number>, key: string): number {
+  return (after[key] ?? 0) - (before[key] ?? 0);
+}
+
+function randomFile(size: number, label: string): { path: string; data: Uint8Array } {
+  const data = seededRandom(`mptcp-kernel/${label}`).bytes(size);
+  const path = join(tmp, `${label}.bin`);
+  writeFileSync(path, data);
+  return { path, data };
+}
+
+async function waitFor(path: string): Promise<void> {
+  for (let i = 0; i < 500 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+/** Streams `data` into `conn` (then end()) and collects what arrives until the connection closes. */
+function exchange(conn: MptcpConnection, data: Uint8Array): Promise<{ received: Uint8Array; error?: Error }> {
+  return new Promise((resolve) => {
+    const chunks: Uint8Array[] = [];
+    let offset = 0;
+    let ended = false;
+    const pump = (): void => {
+      while (offset < data.length) {
+        const n = conn.write(data.subarray(offset, Math.min(offset + (256 << 10), data.length)));
+        if (n === 0) return;
+        offset += n;
+      }
+      if (!ended) {
+        ended = true;
+        conn.end();
+      }
+      runtime.kick();
+    };
+    conn.handler = {
+      onConnect: pump,
+      onWritable: pump,
+      onData: (_c, d) => chunks.push(d.slice()),
+      onClose: (_c, error) => resolve({ received: Buffer.concat(chunks), ...(error && { error }) }),
+    };
+    pump();
+  });
+}
+
+interface PeerResult {
+  received: number;
+  sha256: string | null;
+  sent: number;
+  error: string | null;
+}
+
+/**
+ * The kernel's view of the connection on `port`: the subflow count its MPTCP socket reports
+ * (ss -Mi "subflows:N", the additional subflows) and its established TCP subflows (local and
+ * peer address of each).
+ */
+function kernelView(port: number): { mptcpSubflows: number; subflows: string[] } {
+  const m = /subflows:(\d+)/.exec(sh(`ip netns exec ${ns} ss -MniH '( sport = :${port} or dport = :${port} )'`));
+  const subflows = sh(`ip netns exec ${ns} ss -tnH state established '( sport = :${port} or dport = :${port} )'`)
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 4)
+    .map((f) => `${f[2]} ${f[3]}`);
+  return { mptcpSubflows: m ? Number(m[1]) : 0, subflows };
+}
+
+describe('namestack MPTCP and the kernel over two paths', () => {
+  it('namestack connects to a kernel MPTCP server that announces its second address: files both ways, hashes equal, joins on both paths', async () => {
+    const port = 23001;
+    sh(`ip -n ${ns} mptcp endpoint flush`);
+    sh(`ip -n ${ns} mptcp endpoint add ${KERNEL[1]} dev ${devices[1]!.name} signal`);
+    const up = randomFile(16 << 20, 'up-client');
+    const down = randomFile(3 << 20, 'down-client');
+    const ready = join(tmp, 'ready-client');
+    const before = kernelCounters();
+    // Bound to every address: joins come to the announced one too (Linux needs a listener there).
+    const peer = spawnIn(ns, ['env', 'PEER_PROTO=mptcp', 'python3', PEER_SCRIPT, 'listen', '0.0.0.0', String(port), down.path, ready]);
+    await waitFor(ready);
+    const start = performance.now();
+    const conn = mptcp.connect({ remoteAddress: KERNEL[0], remotePort: port }, runtime.now());
+    const done = exchange(conn, up.data);
+    runtime.kick();
+    let view: ReturnType<typeof kernelView> = { mptcpSubflows: 0, subflows: [] };
+    const probe = setInterval(() => {
+      const v = kernelView(port);
+      if (v.subflows.length > view.subflows.length) view = v;
+    }, 50);
+    const r = await done;
+    clearInterval(probe);
+    const seconds = (performance.now() - start) / 1000;
+    const peerOut: PeerResult = JSON.parse((await peer.output).trim().split('\n').at(-1)!);
+    const after = kernelCounters();
+    const stats = mptcpConnectionStats(conn);
+    console.log(`namestack client <-> kernel server: ${(((up.data.length + down.data.length) * 8) / seconds / 1e6).toFixed(0)} Mbit/s both ways together\n${formatMptcpStats(stats)}`);
+    expect(r.error).toBeUndefined();
+    expect(peerOut.error).toBeNull();
+    expect(peerOut.received).toBe(up.data.length);
+    expect(peerOut.sha256).toBe(sha(up.data));
+    expect(sha(r.received)).toBe(sha(down.data));
+    expect(stats.fallback).toBe(false);
+    // The kernel took MPTCP and our joins (MPTcpExtMPCapableSYNRX, MPJoinAckRx), fell back never.
+    expect(delta(before, after, 'MPTcpExtMPCapableSYNRX')).toBe(1);
+    expect(delta(before, after, 'MPTcpExtMPJoinAckRx')).toBeGreaterThanOrEqual(1);
+    expect(delta(before, after, 'MPTcpExtMPCapableFallbackACK') + delta(before, after, 'MPTcpExtDSSNoMatchTCP')).toBe(0);
+    expect(delta(before, after, 'MPTcpExtAddAddrTx')).toBeGreaterThanOrEqual(1);
+    // Subflows on both of our interfaces carried data.
+    const used = stats.subflows.filter((f) => f.bytesAcked + f.bytesReceived > 100_000);
+    expect(new Set(used.map((f) => f.local.split(':')[0])).size).toBe(2);
+    // The kernel itself lists the additional subflows and their TCP sockets on both of its addresses.
+    expect(view.mptcpSubflows).toBeGreaterThanOrEqual(1);
+    expect(new Set(view.subflows.map((l) => l.split(' ')[0]!.split(':')[0])).size).toBe(2);
+    expect(delta(before, after, 'TcpExtTCPAbortOnData') + delta(before, after, 'TcpExtTCPAbortOnClose')).toBe(0);
+  });
+
+  it('the kernel connects to a namestack MPTCP listener (which announces its second address): files both ways, hashes equal, joins on both paths', async () => {
+    const port = 23002;
+    sh(`ip -n ${ns} mptcp endpoint flush`);
+    const up = randomFile(4 << 20, 'up-server');
+    const down = randomFile(16 << 20, 'down-server');
+    const before = kernelCounters();
+    let accepted: Promise<{ received: Uint8Array; error?: Error }> | undefined;
+    let server: MptcpConnection | undefined;
+    const listener = mptcp.listen({
+      port,
+      onConnection: (conn: MptcpConnection | TcpConnection) => {
+        if (!(conn instanceof MptcpConnection)) throw new Error('the kernel client spoke plain TCP');
+        server = conn;
+        accepted = exchange(conn, up.data);
+      },
+    });
+    const start = performance.now();
+    const peer = spawnIn(ns, ['env', 'PEER_PROTO=mptcp', 'python3', PEER_SCRIPT, 'connect', US[0], String(port), down.path]);
+    let view: ReturnType<typeof kernelView> = { mptcpSubflows: 0, subflows: [] };
+    const probe = setInterval(() => {
+      const v = kernelView(port);
+      if (v.subflows.length > view.subflows.length) view = v;
+    }, 50);
+    const peerOut: PeerResult = JSON.parse((await peer.output).trim().split('\n').at(-1)!);
+    clearInterval(probe);
+    const seconds = (performance.now() - start) / 1000;
+    expect(accepted).toBeDefined();
+    const r = await accepted!;
+    listener.close();
+    const after = kernelCounters();
+    const stats = mptcpConnectionStats(server!);
+    console.log(`kernel client <-> namestack server: ${(((up.data.length + down.data.length) * 8) / seconds / 1e6).toFixed(0)} Mbit/s both ways together\n${formatMptcpStats(stats)}`);
+    expect(r.error).toBeUndefined();
+    expect(peerOut.error).toBeNull();
+    expect(peerOut.received).toBe(up.data.length);
+    expect(peerOut.sha256).toBe(sha(up.data));
+    expect(sha(r.received)).toBe(sha(down.data));
+    expect(stats.fallback).toBe(false);
+    expect(delta(before, after, 'MPTcpExtMPCapableSYNACKRX')).toBe(1);
+    expect(delta(before, after, 'MPTcpExtAddAddr')).toBeGreaterThanOrEqual(1);
+    expect(delta(before, after, 'MPTcpExtMPJoinSynAckRx')).toBeGreaterThanOrEqual(1);
+    const used = stats.subflows.filter((f) => f.bytesAcked + f.bytesReceived > 100_000);
+    expect(new Set(used.map((f) => f.local.split(':')[0])).size).toBe(2);
+    expect(view.mptcpSubflows).toBeGreaterThanOrEqual(1);
+    expect(new Set(view.subflows.map((l) => l.split(' ')[0]!.split(':')[0])).size).toBe(2);
+    expect(delta(before, after, 'TcpExtTCPAbortOnData') + delta(before, after, 'TcpExtTCPAbortOnClose')).toBe(0);
+  });
+});

@@ -8,7 +8,7 @@ import type { WireError } from '../wire/result.js';
 export type RxDropReason =
   | 'linkDown' // arrived on a down (or unknown) interface
   | 'notForUs' // destination is none of our addresses (hosts do not forward)
-  | 'badSource' // multicast, (directed) broadcast, unspecified or loopback source (RFC 1122 3.2.1.3, RFC 4291 2.5.2)
+  | 'badSource' // multicast, (directed) broadcast, unspecified, loopback, or (from a link) one of ours (RFC 1122 3.2.1.3, RFC 4291 2.5.2)
   | 'fragment' // IP fragments are not reassembled (see docs/architecture.md)
   | 'ipv6Option' // an unknown IPv6 option whose type says "discard" (RFC 8200 4.2; parameter problem sent for types 1x)
   | 'ipv6Routing' // a routing header with segments left: we know no routing type (parameter problem sent, RFC 8200 4.4)

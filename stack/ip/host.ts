@@ -361,14 +361,7 @@ export class Host {
   // ---- driver side ---------------------------------------------------------------------
 
   input(ifIndex: number, packet: Uint8Array, now: number, meta?: RxMeta): void {
-    this.advance(now);
-    this.counters.received++;
-    const iface = this.interfaces.get(ifIndex);
-    if (!iface?.up) return this.drop('linkDown');
-    const version = packet.length > 0 ? packet[0]! >>> 4 : 0;
-    if (version === 4) this.input4(iface, packet, now, meta?.checksumVerified ?? false);
-    else if (version === 6) this.input6(iface, packet, now, meta?.checksumVerified ?? false);
-    else this.counters.parseError(wireError('ip', 'BAD_VERSION', `version ${version}`));
+    this.receive(ifIndex, packet, now, meta?.checksumVerified ?? false, true);
   }
 
   pollTransmit(): OutboundPacket | undefined {
@@ -409,7 +402,7 @@ export class Host {
       const batch = this.loopbackQueue;
       this.loopbackQueue = [];
       this.loopbackDue = undefined;
-      for (const q of batch) this.input(q.ifIndex, q.packet, now, { checksumVerified: true });
+      for (const q of batch) this.receive(q.ifIndex, q.packet, now, true, false);
     }
     for (const h of this.transports.values()) {
       const t = h.nextTimeout?.();
@@ -593,13 +586,34 @@ export class Host {
     return { ok: false, code, message };
   }
 
-  private input4(iface: NetInterface, packet: Uint8Array, now: number, checksumVerified: boolean): void {
+  /** A packet from a link (`fromLink`) or looped back by send(). */
+  private receive(ifIndex: number, packet: Uint8Array, now: number, checksumVerified: boolean, fromLink: boolean): void {
+    this.advance(now);
+    this.counters.received++;
+    const iface = this.interfaces.get(ifIndex);
+    if (!iface?.up) return this.drop('linkDown');
+    const version = packet.length > 0 ? packet[0]! >>> 4 : 0;
+    if (version === 4) this.input4(iface, packet, now, checksumVerified, fromLink);
+    else if (version === 6) this.input6(iface, packet, now, checksumVerified, fromLink);
+    else this.counters.parseError(wireError('ip', 'BAD_VERSION', `version ${version}`));
+  }
+
+  /**
+   * A source no packet may carry (badSource), or, from a link, one of our own addresses: only
+   * our loopback sends those, and answering a spoofed one would loop a forged ICMP error back
+   * to our own sockets (Linux drops them as martian sources, accept_local = 0).
+   */
+  private spoofedSource(src: IpAddress, fromLink: boolean): boolean {
+    return badSource(src) || (fromLink && this.interfaces.owner(src) !== undefined);
+  }
+
+  private input4(iface: NetInterface, packet: Uint8Array, now: number, checksumVerified: boolean, fromLink: boolean): void {
     const r = Ipv4View.wrap(packet);
     if (!r.ok) return this.counters.parseError(r);
     const v = r.value;
     if (!verifyIpv4HeaderChecksum(v)) return this.counters.parseError(wireError('ipv4', 'BAD_CHECKSUM', 'header checksum'));
     if (!this.interfaces.owner(v.dst)) return this.drop('notForUs');
-    if (badSource(v.src) || this.interfaces.isDirectedBroadcast4(v.srcU32)) return this.drop('badSource');
+    if (this.spoofedSource(v.src, fromLink) || this.interfaces.isDirectedBroadcast4(v.srcU32)) return this.drop('badSource');
     if (v.moreFragments || v.fragmentOffset !== 0) return this.drop('fragment');
     this.deliver(
       {
@@ -619,12 +633,12 @@ export class Host {
     );
   }
 
-  private input6(iface: NetInterface, packet: Uint8Array, now: number, checksumVerified: boolean): void {
+  private input6(iface: NetInterface, packet: Uint8Array, now: number, checksumVerified: boolean, fromLink: boolean): void {
     const r = Ipv6View.wrap(packet);
     if (!r.ok) return this.counters.parseError(r);
     const v = r.value;
     if (!this.interfaces.owner(v.dst)) return this.drop('notForUs');
-    if (badSource(v.src)) return this.drop('badSource');
+    if (this.spoofedSource(v.src, fromLink)) return this.drop('badSource');
     const end = IPV6_HEADER_LENGTH + v.payloadLength;
     let protocol = v.nextHeader;
     let offset = IPV6_HEADER_LENGTH;

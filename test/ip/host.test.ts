@@ -180,6 +180,22 @@ suite('Host: malformed and unwanted input is counted and dropped, never thrown',
     expect(host.counters.rxDropped.badSource).toBe(2);
   });
 
+  it('drops packets from a link that claim one of our own addresses as source (Linux: martian source)', () => {
+    const { host, eth } = makeHost();
+    const udpLayer = new UdpLayer(host);
+    const resolver = udpLayer.bind({ family: 4, port: 53 });
+    const resolver6 = udpLayer.bind({ family: 6, port: 53 });
+    if (!resolver.ok || !resolver6.ok) throw new Error('bind');
+    // Spoofed "from us to us": answered, it would loop a forged port unreachable back to the port-53 socket.
+    host.input(eth, ipv4('10.0.0.1', '10.0.0.1', 17, udp('10.0.0.1', '10.0.0.1', 53, 9, 'x')), 0);
+    host.input(eth, ipv6('2001:db8::1', '2001:db8::1', 17, udp('2001:db8::1', '2001:db8::1', 53, 9, 'x')), 0);
+    host.input(eth, echoV4('10.0.0.1', '10.0.0.1', 1), 0);
+    expect(drain(host)).toEqual([]);
+    host.onTimeout(1);
+    expect([resolver.socket.takeError(), resolver6.socket.takeError()]).toEqual([undefined, undefined]);
+    expect(host.counters.rxDropped.badSource).toBe(3);
+  });
+
   it('answers unknown IPv6 options by their type bits, pointing at the option (RFC 8200 4.2), never to an ICMPv6 error', () => {
     const { host, eth } = makeHost();
     const sock = new UdpLayer(host).bind({ family: 6, port: 53 });

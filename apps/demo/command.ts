@@ -4,8 +4,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openControl } from '../control/client.js';
 import { labDown, labExec, labUp, type LabStatusUp } from '../lab/lab.js';
+import { streamThroughDaemon } from '../lab/namestack-transfer.js';
 import { startTransferPeer } from '../lab/transfer-peer.js';
 
 interface DemoContext {
@@ -47,30 +47,14 @@ function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/**
- * Opens a stream from a namestack host's daemon (its control socket) to host:port, sends
- * `payload`, half-closes, and returns everything the peer sent back.
- */
-async function streamThroughDaemon(ctx: DemoContext, from: string, host: string, port: number, payload: Uint8Array): Promise<Buffer> {
-  const control = ctx.lab.hosts[from]?.controlSocket;
-  if (!control) throw new Error(`${from} has no namestack daemon`);
-  const { socket, rest } = await openControl(control, { op: 'connect', host, port });
-  const chunks: Buffer[] = [rest];
-  return new Promise((resolve, reject) => {
-    socket.on('data', (d: Buffer) => chunks.push(d));
-    socket.on('end', () => resolve(Buffer.concat(chunks)));
-    socket.on('error', reject);
-    socket.resume();
-    socket.end(payload);
-  });
-}
-
 /** A transfer both ways at once between a namestack host (through its daemon) and a kernel server. */
 async function namestackToKernel(ctx: DemoContext, from: string, to: string, dst: string, port: number, size: number): Promise<string> {
   const server = startTransferPeer(ctx.prefix, to, { role: 'server', protocol: 'mptcp', host: dst.includes(':') ? '::' : '0.0.0.0', port, size });
   await server.ready;
   const payload = randomBytes(size);
-  const [received, report] = await Promise.all([streamThroughDaemon(ctx, from, dst, port, payload), server.done]);
+  const control = ctx.lab.hosts[from]?.controlSocket;
+  if (!control) throw new Error(`${from} has no namestack daemon`);
+  const [received, report] = await Promise.all([streamThroughDaemon(control, dst, port, payload), server.done]);
   if (report.received !== size || report.receivedSha256 !== sha256(payload)) throw new Error(`${from} -> ${to}: ${to} received ${report.received} bytes, SHA-256 differs`);
   if (received.length !== report.sent || sha256(received) !== report.sentSha256) throw new Error(`${to} -> ${from}: ${from} received ${received.length} bytes, SHA-256 differs`);
   return `${size + received.length} bytes, SHA-256 equal both ways`;

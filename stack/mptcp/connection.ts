@@ -86,6 +86,9 @@ const EV_END = 4;
 const EV_WRITABLE = 8;
 const EV_CLOSE = 16;
 
+/** Closed subflows kept for stats. */
+const MAX_CLOSED_SUBFLOWS = 16;
+
 /** Linux MPTCP_RESET_TIMEOUT-like floor for the data-level retransmission timer (ms). */
 const MIN_DATA_RTO_MS = 200;
 
@@ -360,7 +363,20 @@ export class MptcpConnection {
   createSubflow(init: Omit<SubflowInit, 'nonce'>): Subflow {
     const sf = new Subflow(this, this.nextSubflowId++, { ...init, nonce: this.owner.nonce() });
     this.subflows.push(sf);
+    this.pruneClosedSubflows();
     return sf;
+  }
+
+  /** Closed subflows stay listed for stats, the oldest forgotten beyond a bound (re-created paths add up). */
+  private pruneClosedSubflows(): void {
+    let closed = 0;
+    for (const s of this.subflows) if (s.closed) closed++;
+    for (let i = 0; i < this.subflows.length && closed > MAX_CLOSED_SUBFLOWS; i++) {
+      const s = this.subflows[i]!;
+      if (!s.closed || s.role === 'mpc-client' || s.role === 'mpc-server') continue;
+      this.subflows.splice(i--, 1);
+      closed--;
+    }
   }
 
   /** The path manager asks for a join (RFC 8684 3.2). */
@@ -589,6 +605,8 @@ export class MptcpConnection {
 
   private onInOrder(): void {
     this.events_ |= EV_READABLE;
+    // A DATA_FIN that arrived ahead of data is reached once the data fills in.
+    if (this.recv!.finReached) this.onPeerFinReached();
     this.markPending();
   }
 

@@ -83,7 +83,7 @@ export class MptcpLayer implements MptcpConnectionOwner {
   private readonly live = new Map<MptcpConnection, Timed>();
   private readonly drivers = new Map<MptcpConnection, PathDriver>();
   private readonly timers = new TimerHeap<Timed>();
-  private readonly backupInterfaces: ReadonlySet<string>;
+  private backupInterfaces: ReadonlySet<string>;
   private readonly onEvent: MptcpEventListener | undefined;
   private readonly eventLogSize: number;
 
@@ -159,6 +159,20 @@ export class MptcpLayer implements MptcpConnectionOwner {
       ipv6Hook: opts.ipv6Hook,
       onConnection: (conn) => this.onAccepted(conn, opts.onConnection),
     });
+  }
+
+  /**
+   * Subflows on these interfaces become backups (RFC 8684 3.3.8): new joins carry the B flag,
+   * established subflows get MP_PRIO; the others become regular again.
+   */
+  setBackupInterfaces(names: readonly string[]): void {
+    this.backupInterfaces = new Set(names);
+    const list = hostLocalAddresses(this.host, this.backupInterfaces);
+    for (const [conn, d] of this.drivers) {
+      if (conn.state === 'CLOSED') continue;
+      d.setLocalAddresses(list, this.now);
+      this.schedule(conn);
+    }
   }
 
   // ---- Host timer client -----------------------------------------------------------------

@@ -300,8 +300,9 @@ export class TunDevice implements Link {
     if (this.closing) return;
     const batch: LinkPacket[] = [];
     let exhausted = 0;
-    // Round-robin over the queues so one busy queue cannot starve the others.
-    while (batch.length < this.readBatch && exhausted < this.fds.length) {
+    // Round-robin over the queues so one busy queue cannot starve the others. Reads are
+    // counted, not packets: one that yields nothing (too short) still ends the batch in time.
+    for (let reads = 0; reads < this.readBatch && exhausted < this.fds.length; ) {
       const fd = this.fds[this.nextQueue]!;
       const n = readInto(fd, this.readBuffer);
       if (n < 0) {
@@ -314,6 +315,7 @@ export class TunDevice implements Link {
         continue;
       }
       exhausted = 0;
+      reads++;
       const packet = this.parse(n);
       if (packet) batch.push(packet);
     }

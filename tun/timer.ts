@@ -5,7 +5,7 @@
 // arms again, as both owners (runtime.ts, release-queue.ts) already do after an early wake-up.
 
 /** The largest delay setTimeout honours, ms. */
-export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 /** setTimeout(fn, delayMs) with the delay kept within what setTimeout honours. */
 export function setTimer(fn: () => void, delayMs: number): NodeJS.Timeout {

@@ -136,6 +136,30 @@ function kernelView(port: number): { mptcpSubflows: number; subflows: string[] }
   return { mptcpSubflows: m ? Number(m[1]) : 0, subflows };
 }
 
+/** Samples kernelView every 50 ms while a transfer runs; stop() gives the view with the most subflows. */
+function watchKernel(port: number): { stop(): ReturnType<typeof kernelView> } {
+  let view: ReturnType<typeof kernelView> = { mptcpSubflows: 0, subflows: [] };
+  const probe = setInterval(() => {
+    const v = kernelView(port);
+    if (v.subflows.length > view.subflows.length) view = v;
+  }, 50);
+  return {
+    stop: () => {
+      clearInterval(probe);
+      return view;
+    },
+  };
+}
+
+/** What both roles must show: the kernel lists subflows on both of its addresses, ours carried data on both of ours. */
+function expectTwoPaths(stats: ReturnType<typeof mptcpConnectionStats>, view: ReturnType<typeof kernelView>): void {
+  expect(stats.fallback).toBe(false);
+  const used = stats.subflows.filter((f) => f.bytesAcked + f.bytesReceived > 100_000);
+  expect(new Set(used.map((f) => f.local.split(':')[0])).size).toBe(2);
+  expect(view.mptcpSubflows).toBeGreaterThanOrEqual(1);
+  expect(new Set(view.subflows.map((l) => l.split(' ')[0]!.split(':')[0])).size).toBe(2);
+}
+
 describe('namestack MPTCP and the kernel over two paths', () => {
   it('namestack connects to a kernel MPTCP server that announces its second address: files both ways, hashes equal, joins on both paths', async () => {
     const port = 23001;
@@ -152,13 +176,9 @@ describe('namestack MPTCP and the kernel over two paths', () => {
     const conn = mptcp.connect({ remoteAddress: KERNEL[0], remotePort: port }, runtime.now());
     const done = exchange(conn, up.data);
     runtime.kick();
-    let view: ReturnType<typeof kernelView> = { mptcpSubflows: 0, subflows: [] };
-    const probe = setInterval(() => {
-      const v = kernelView(port);
-      if (v.subflows.length > view.subflows.length) view = v;
-    }, 50);
+    const watch = watchKernel(port);
     const r = await done;
-    clearInterval(probe);
+    const view = watch.stop();
     const seconds = (performance.now() - start) / 1000;
     const peerOut: PeerResult = JSON.parse((await peer.output).trim().split('\n').at(-1)!);
     const after = kernelCounters();
@@ -169,18 +189,12 @@ describe('namestack MPTCP and the kernel over two paths', () => {
     expect(peerOut.received).toBe(up.data.length);
     expect(peerOut.sha256).toBe(sha(up.data));
     expect(sha(r.received)).toBe(sha(down.data));
-    expect(stats.fallback).toBe(false);
+    expectTwoPaths(stats, view);
     // The kernel took MPTCP and our joins (MPTcpExtMPCapableSYNRX, MPJoinAckRx), fell back never.
     expect(delta(before, after, 'MPTcpExtMPCapableSYNRX')).toBe(1);
     expect(delta(before, after, 'MPTcpExtMPJoinAckRx')).toBeGreaterThanOrEqual(1);
     expect(delta(before, after, 'MPTcpExtMPCapableFallbackACK') + delta(before, after, 'MPTcpExtDSSNoMatchTCP')).toBe(0);
     expect(delta(before, after, 'MPTcpExtAddAddrTx')).toBeGreaterThanOrEqual(1);
-    // Subflows on both of our interfaces carried data.
-    const used = stats.subflows.filter((f) => f.bytesAcked + f.bytesReceived > 100_000);
-    expect(new Set(used.map((f) => f.local.split(':')[0])).size).toBe(2);
-    // The kernel itself lists the additional subflows and their TCP sockets on both of its addresses.
-    expect(view.mptcpSubflows).toBeGreaterThanOrEqual(1);
-    expect(new Set(view.subflows.map((l) => l.split(' ')[0]!.split(':')[0])).size).toBe(2);
     expect(delta(before, after, 'TcpExtTCPAbortOnData') + delta(before, after, 'TcpExtTCPAbortOnClose')).toBe(0);
   });
 
@@ -202,13 +216,9 @@ describe('namestack MPTCP and the kernel over two paths', () => {
     });
     const start = performance.now();
     const peer = spawnIn(ns, ['env', 'PEER_PROTO=mptcp', 'python3', PEER_SCRIPT, 'connect', US[0], String(port), down.path]);
-    let view: ReturnType<typeof kernelView> = { mptcpSubflows: 0, subflows: [] };
-    const probe = setInterval(() => {
-      const v = kernelView(port);
-      if (v.subflows.length > view.subflows.length) view = v;
-    }, 50);
+    const watch = watchKernel(port);
     const peerOut: PeerResult = JSON.parse((await peer.output).trim().split('\n').at(-1)!);
-    clearInterval(probe);
+    const view = watch.stop();
     const seconds = (performance.now() - start) / 1000;
     expect(accepted).toBeDefined();
     const r = await accepted!;
@@ -221,14 +231,10 @@ describe('namestack MPTCP and the kernel over two paths', () => {
     expect(peerOut.received).toBe(up.data.length);
     expect(peerOut.sha256).toBe(sha(up.data));
     expect(sha(r.received)).toBe(sha(down.data));
-    expect(stats.fallback).toBe(false);
+    expectTwoPaths(stats, view);
     expect(delta(before, after, 'MPTcpExtMPCapableSYNACKRX')).toBe(1);
     expect(delta(before, after, 'MPTcpExtAddAddr')).toBeGreaterThanOrEqual(1);
     expect(delta(before, after, 'MPTcpExtMPJoinSynAckRx')).toBeGreaterThanOrEqual(1);
-    const used = stats.subflows.filter((f) => f.bytesAcked + f.bytesReceived > 100_000);
-    expect(new Set(used.map((f) => f.local.split(':')[0])).size).toBe(2);
-    expect(view.mptcpSubflows).toBeGreaterThanOrEqual(1);
-    expect(new Set(view.subflows.map((l) => l.split(' ')[0]!.split(':')[0])).size).toBe(2);
     expect(delta(before, after, 'TcpExtTCPAbortOnData') + delta(before, after, 'TcpExtTCPAbortOnClose')).toBe(0);
   });
 });

@@ -5,65 +5,62 @@
 import { describe, expect, it } from 'vitest';
 import type { MptcpConnection } from '../../stack/mptcp/connection.js';
 import { mptcpConnectionStats } from '../../stack/mptcp/stats.js';
-import { mptcpPair, mptcpTransfer, randomBytes, sha256, type MptcpPair, type Peer } from './sim-mptcp.js';
+import { mptcpPair, mptcpTransfer, randomBytes, sha256, type Peer } from './sim-mptcp.js';
 
 const PATH = { delayMs: 10, rateBitsPerSecond: 10_000_000, queueLimitPackets: 100 };
 
-/** Runs until `until`, tracking the longest time without new bytes at each receiver. */
-function runTracking(p: MptcpPair, peers: Peer[], gaps: number[], last: number[], until: () => boolean, limit: number): boolean {
-  return p.net.runUntil(() => {
-    peers.forEach((peer, i) => {
-      if (peer.lastByteAt !== last[i]) {
-        gaps[i] = Math.max(gaps[i]!, peer.lastByteAt - last[i]!);
-        last[i] = peer.lastByteAt;
-      }
-    });
-    return until();
-  }, limit);
-}
-
+/** A transfer of 4 MB each way over two paths, with the longest stall at each receiver tracked. */
 function setup(seed: string) {
   const p = mptcpPair({ seed, paths: [{ params: PATH, ipv6: false }, { params: PATH, ipv6: false }] });
   const clientData = randomBytes(4_000_000, `${seed}/c`);
   const serverData = randomBytes(4_000_000, `${seed}/s`);
   const t = mptcpTransfer(p, { clientData, serverData });
-  return { p, t, clientData, serverData };
+  p.net.runUntil(() => t.server() !== undefined, 1000);
+  const peers: Peer[] = [t.client, t.server()!];
+  const gaps = [0, 0];
+  const last = [0, 0];
+  /** Runs until `until` holds or the clock reaches `limit`, noting the longest time without new bytes. */
+  const run = (until: () => boolean, limit: number): boolean =>
+    p.net.runUntil(() => {
+      peers.forEach((peer, i) => {
+        if (peer.lastByteAt === last[i]) return;
+        gaps[i] = Math.max(gaps[i]!, peer.lastByteAt - last[i]!);
+        last[i] = peer.lastByteAt;
+      });
+      return until();
+    }, limit);
+  /** Runs to the close of both ends and checks the data both ways. */
+  const finish = (): void => {
+    expect(run(() => t.client.closed && t.server()!.closed, 60_000)).toBe(true);
+    expect(t.client.error).toBeUndefined();
+    expect(sha256(t.server()!.received)).toBe(sha256(clientData));
+    expect(sha256(t.client.received)).toBe(sha256(serverData));
+  };
+  return { p, t, run, finish, longestStall: (): number => Math.max(...gaps) };
 }
 
 describe('MPTCP failover', () => {
   it('a path that dies silently mid-transfer and returns: nothing lost, data reinjected, stall under a second', () => {
-    const { p, t, clientData, serverData } = setup('silent');
-    const gaps = [0, 0];
-    const last = [0, 0];
-    const peers = (): Peer[] => [t.client, t.server()!];
-    p.net.runUntil(() => t.server() !== undefined, 1000);
-    runTracking(p, peers(), gaps, last, () => false, 500);
+    const { p, t, run, finish, longestStall } = setup('silent');
+    run(() => false, 500);
     p.paths[1]!.setUp(false);
-    runTracking(p, peers(), gaps, last, () => false, 3000);
+    run(() => false, 3000);
     p.paths[1]!.setUp(true);
-    const done = runTracking(p, peers(), gaps, last, () => t.client.closed && t.server()!.closed, 60_000);
-    expect(done).toBe(true);
-    expect(t.client.error).toBeUndefined();
-    expect(sha256(t.server()!.received)).toBe(sha256(clientData));
-    expect(sha256(t.client.received)).toBe(sha256(serverData));
+    finish();
     const c = mptcpConnectionStats(t.client.conn as MptcpConnection);
     const s = mptcpConnectionStats(t.server()!.conn as MptcpConnection);
     expect(c.reinjectedBytes).toBeGreaterThan(0);
     expect(s.reinjectedBytes).toBeGreaterThan(0);
     // The longest goodput stall at either receiver (the issue's floor is 1 s).
-    expect(Math.max(...gaps)).toBeLessThan(1000);
+    expect(longestStall()).toBeLessThan(1000);
   });
 
   it('a link that goes down closes its subflows at once (REMOVE_ADDR to the peer) and re-creates them when it returns', () => {
-    const { p, t, clientData, serverData } = setup('link');
-    const gaps = [0, 0];
-    const last = [0, 0];
-    const peers = (): Peer[] => [t.client, t.server()!];
-    p.net.runUntil(() => t.server() !== undefined, 1000);
-    runTracking(p, peers(), gaps, last, () => false, 500);
+    const { p, t, run, finish, longestStall } = setup('link');
+    run(() => false, 500);
     p.paths[1]!.setUp(false);
     p.client.setLinkUp(2, false);
-    runTracking(p, peers(), gaps, last, () => false, 2000);
+    run(() => false, 2000);
     const client = t.client.conn as MptcpConnection;
     const server = t.server()!.conn as MptcpConnection;
     // Every subflow from the client's second address is gone on both sides.
@@ -74,30 +71,23 @@ describe('MPTCP failover', () => {
     expect(server.events.count('remove-addr')).toBe(1);
     p.paths[1]!.setUp(true);
     p.client.setLinkUp(2, true);
-    const returned = runTracking(p, peers(), gaps, last, () => onLink2(client) === 2, 3000);
-    expect(returned).toBe(true);
-    const done = runTracking(p, peers(), gaps, last, () => t.client.closed && t.server()!.closed, 60_000);
-    expect(done).toBe(true);
-    expect(sha256(t.server()!.received)).toBe(sha256(clientData));
-    expect(sha256(t.client.received)).toBe(sha256(serverData));
+    expect(run(() => onLink2(client) === 2, 3000)).toBe(true);
+    finish();
     // The re-created subflows carried data.
     const recreated = mptcpConnectionStats(client).subflows.filter((f) => f.id >= 4);
     expect(recreated.length).toBe(2);
     expect(recreated.reduce((n, f) => n + f.bytesReceived + f.bytesSent, 0)).toBeGreaterThan(100_000);
-    expect(Math.max(...gaps)).toBeLessThan(1000);
+    expect(longestStall()).toBeLessThan(1000);
   });
 
   it('a subflow reset mid-transfer: its unacknowledged data is sent again on the others, and the path is retried', () => {
-    const { p, t, clientData, serverData } = setup('rst');
-    p.net.runUntil(() => t.server() !== undefined && t.client.receivedBytes > 500_000, 5000);
+    const { p, t, finish } = setup('rst');
+    p.net.runUntil(() => t.client.receivedBytes > 500_000, 5000);
     const server = t.server()!.conn as MptcpConnection;
     const victim = server.subflows.find((sf) => sf.role === 'join-server' && !sf.closed && (sf.tcp?.sender.outstanding ?? 0) > 0)!;
     expect(victim).toBeDefined();
     victim.tcp!.destroy();
-    const done = p.net.runUntil(() => t.client.closed && t.server()!.closed, 60_000);
-    expect(done).toBe(true);
-    expect(sha256(t.server()!.received)).toBe(sha256(clientData));
-    expect(sha256(t.client.received)).toBe(sha256(serverData));
+    finish();
     const c = mptcpConnectionStats(t.client.conn as MptcpConnection);
     const s = mptcpConnectionStats(server);
     // Both sides had data on the reset subflow that the peer had not DATA_ACKed.

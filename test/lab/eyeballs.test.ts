@@ -1,0 +1,175 @@
+// The thesis's chapter 6 (section 6.2), automated in the lab (root; prefix nst-he-<pid>):
+// a server with its IPv6 and IPv4 addresses on separate paths (bob-split.lab.test: AAAA on
+// p1, A on p2, bob's kernel answering with MPTCP), namestack on alice in this process (the
+// daemon's code, apps/lab/inprocess-host.ts) so P can be set as the thesis set it before
+// each scenario, tcpdump on both of alice's path veths as the thesis used Wireshark. Each
+// scenario asserts, from the captures, which family's SYN went first and the gap to the
+// other's, and from the race record the winner and P after (Table 2).
+
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startInProcessHost, type InProcessHost } from '../../apps/lab/inprocess-host.js';
+import { impairPath, labDown, labExec, labSpawn, labUp, type LabStatusUp } from '../../apps/lab/lab.js';
+import { DnsResolver } from '../../stack/dns/resolver.js';
+import type { RaceRecord } from '../../stack/eyeballs/race.js';
+import { NameStack } from '../../stack/socket/name-stack.js';
+import type { OpenResult } from '../../stack/socket/stream-open.js';
+import { tshark } from './tun-lab.js';
+
+const PREFIX = `nst-he-${process.pid}`;
+const SERVER = 'bob-split.lab.test';
+const PORT = 7800;
+const tmp = mkdtempSync(join(tmpdir(), 'nst-he-'));
+const children: ChildProcess[] = [];
+let status: LabStatusUp;
+let alice: InProcessHost;
+
+const SERVER_PY = `
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_MPTCP)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('::', ${PORT}))
+s.listen(64)
+print('ready', flush=True)
+while True:
+    c, _ = s.accept()
+    c.close()
+`;
+
+async function spawnReady(node: string, argv: string[], ready: RegExp, stream: 'stdout' | 'stderr'): Promise<ChildProcess> {
+  const c = labSpawn(PREFIX, node, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(c);
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    c[stream]!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (ready.test(out)) resolve();
+    });
+    c.on('close', (code) => reject(new Error(`${argv[0]} exited ${code}: ${out}`)));
+  });
+  return c;
+}
+
+/** The first SYN toward the server on each of alice's paths, epoch seconds, while `during` runs. */
+async function synTimes<T>(during: () => Promise<T>): Promise<{ result: T; p1?: number; p2?: number }> {
+  const files = { p1: join(tmp, `p1-${Date.now()}.pcap`), p2: join(tmp, `p2-${Date.now()}.pcap`) };
+  const dumps: ChildProcess[] = [];
+  for (const p of ['p1', 'p2'] as const) {
+    // `ip6`, not `tcp port`: BPF misses TCP behind the names' destination options header.
+    dumps.push(await spawnReady('alice', ['tcpdump', '-Z', 'root', '--immediate-mode', '-U', '-n', '-i', p, '-w', files[p], `ip6 or (tcp port ${PORT})`], /listening on/, 'stderr'));
+  }
+  const result = await during();
+  await new Promise((r) => setTimeout(r, 100));
+  for (const d of dumps) {
+    const closed = new Promise((r) => d.once('close', r));
+    d.kill('SIGINT');
+    await closed;
+  }
+  const first = (file: string): number | undefined => {
+    const lines = tshark(`-r ${file} -Y "tcp.dstport == ${PORT} and tcp.flags.syn == 1 and tcp.flags.ack == 0 and not icmpv6" -T fields -e frame.time_epoch`);
+    return lines.length ? Number(lines[0]) : undefined;
+  };
+  return { result, p1: first(files.p1), p2: first(files.p2) };
+}
+
+/** A name stack over alice's layers with its own resolver asking the DNS server on `path` (the unimpaired one). */
+function stackAsking(path: 'p1' | 'p2', p: number): NameStack {
+  const ns = status.nameservers.find((n) => n.path === path)!;
+  const base = alice.names;
+  const resolver = new DnsResolver(base.host, base.udp!, { servers: [ns.ipv6, ns.ipv4] });
+  const names = new NameStack(base.host, { tcp: base.tcp, mptcp: base.mptcp!, udp: base.udp!, resolver, names: [...base.names] });
+  names.preferences.set(SERVER, p);
+  return names;
+}
+
+function open(names: NameStack): Promise<RaceRecord> {
+  return new Promise((resolve, reject) => {
+    names.openStream({ peerName: SERVER, service: PORT }, alice.driver.now(), (r: OpenResult) => {
+      if (!r.ok) return reject(r.error);
+      r.connection.conn.destroy();
+      alice.driver.kick();
+      resolve(r.connection.race!);
+    });
+    alice.driver.kick();
+  });
+}
+
+beforeAll(async () => {
+  status = await labUp({ prefix: PREFIX });
+  alice = await startInProcessHost(PREFIX, 'alice', { control: join(tmp, 'alice.sock') });
+  await spawnReady('bob', ['python3', '-c', SERVER_PY], /ready/, 'stdout');
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await alice?.stop();
+  await labDown(PREFIX);
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe("Happy Eyeballs with P in the lab (thesis 6.2, Table 2)", () => {
+  it('scenario 1, P = 0: IPv6 and IPv4 attempted at once; the faster family wins and P moves by one', async () => {
+    const { result: race, p1, p2 } = await synTimes(() => open(stackAsking('p1', 0)));
+    expect(p1 && p2).toBeTruthy();
+    // Both SYNs leave in the same turn of the stack: no preference delay between them.
+    expect(Math.abs(p2! - p1!) * 1000).toBeLessThan(10);
+    expect(race.attempts.map((a) => a.startedAt)).toEqual([race.attempts[0]!.startedAt, race.attempts[0]!.startedAt]);
+    expect(race.preferenceAfter).toBe(race.winner!.family === 6 ? 1 : -1);
+  });
+
+  it('scenario 2, P = 1 with 1000 ms more on the IPv6 path: IPv6 first, IPv4 10 ms later wins, P halves to 0', async () => {
+    await impairPath(PREFIX, 'p1', { delayMs: 1000 });
+    try {
+      const { result: race, p1, p2 } = await synTimes(() => open(stackAsking('p2', 1)));
+      expect(p1! < p2!).toBe(true);
+      const gapMs = (p2! - p1!) * 1000;
+      // |P| x 10 ms: the timer never fires early; the upper bound only rules out waiting for IPv6.
+      expect(gapMs).toBeGreaterThanOrEqual(9.5);
+      expect(gapMs).toBeLessThan(500);
+      expect(race.attempts.map((a) => [a.family, a.outcome])).toEqual([[6, 'cancelled'], [4, 'won']]);
+      expect([race.preferenceBefore, race.preferenceAfter]).toEqual([1, 0]);
+    } finally {
+      await impairPath(PREFIX, 'p1', null);
+    }
+  });
+
+  it('scenario 3, P = -1 with 1000 ms more on the IPv4 path: IPv4 first, IPv6 10 ms later wins, P halves to 0', async () => {
+    await impairPath(PREFIX, 'p2', { delayMs: 1000 });
+    try {
+      const { result: race, p1, p2 } = await synTimes(() => open(stackAsking('p1', -1)));
+      expect(p2! < p1!).toBe(true);
+      const gapMs = (p1! - p2!) * 1000;
+      expect(gapMs).toBeGreaterThanOrEqual(9.5);
+      expect(gapMs).toBeLessThan(500);
+      expect(race.attempts.map((a) => [a.family, a.outcome])).toEqual([[4, 'cancelled'], [6, 'won']]);
+      expect([race.preferenceBefore, race.preferenceAfter]).toEqual([-1, 0]);
+    } finally {
+      await impairPath(PREFIX, 'p2', null);
+    }
+  });
+
+  it('IPv6 blackholed: IPv4 wins at once, P learns -1, -2, -3 and the IPv6 attempt is not even made any more', async () => {
+    const bob6 = status.hosts.bob!.addresses.find((a) => a.path === 'p1')!.ipv6;
+    await labExec(PREFIX, 'r1', ['ip', '-6', 'route', 'add', 'blackhole', `${bob6}/128`]);
+    try {
+      const names = stackAsking('p2', 0);
+      const seen: { before: number; after: number; families: number[]; p1: boolean }[] = [];
+      for (let i = 0; i < 3; i++) {
+        const { result: race, p1, p2 } = await synTimes(() => open(names));
+        expect(p2).toBeDefined();
+        expect(race.winner?.family).toBe(4);
+        seen.push({ before: race.preferenceBefore, after: race.preferenceAfter, families: race.attempts.map((a) => a.family), p1: p1 !== undefined });
+      }
+      expect(seen).toEqual([
+        { before: 0, after: -1, families: [6, 4], p1: true },
+        { before: -1, after: -2, families: [4], p1: false },
+        { before: -2, after: -3, families: [4], p1: false },
+      ]);
+    } finally {
+      await labExec(PREFIX, 'r1', ['ip', '-6', 'route', 'del', 'blackhole', `${bob6}/128`]);
+    }
+  });
+});

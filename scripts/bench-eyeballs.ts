@@ -1,0 +1,213 @@
+// Time to connect with Happy Eyeballs, namestack against Node, in the same run, to the same
+// server: bob-split.lab.test (the thesis's chapter 6 server: AAAA on path p1, A on path p2;
+// bob's kernel accepting MPTCP), from the client side of the lab (docs/lab.md):
+//
+//   namestack: open() by name on alice (the daemon's code in this process,
+//              apps/lab/inprocess-host.ts): the stack's DNS (AAAA and A in parallel, a fresh
+//              resolver per trial, so no cached answer), the race with the thesis's P (kept
+//              from trial to trial: "P learned"), MPTCP SYNs carrying the names;
+//   Node:      net.connect({ host, port, autoSelectFamily: true }) in dave's namespace (a
+//              kernel host on the same side and paths): getaddrinfo through the lab's DNS,
+//              then attempts one at a time, each aborted after 250 ms (Node 20's default).
+//
+// Scenarios: healthy (both families answer), and IPv6 broken (bob's IPv6 address
+// blackholed in router r1: SYNs vanish). Each trial is timed from the call to the
+// connection (DNS included); a table of medians (and min/max) per scenario and side, with
+// namestack's first trial (P = 0, nothing learned) apart from the later ones. The path RTT
+// (ping, median) is shown for reference.
+//
+// Run: npx tsc -p tsconfig.json && scripts/bench-eyeballs [--trials 10] [--prefix bench-he] [--record] [--keep]
+// --record appends a dated section to docs/BENCHMARKS.md; --keep leaves the lab up.
+
+import type { ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, release, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startInProcessHost, type InProcessHost } from '../apps/lab/inprocess-host.js';
+import { labDown, labExec, labSpawn, labUp, type LabStatusUp } from '../apps/lab/lab.js';
+import { DnsResolver } from '../stack/dns/resolver.js';
+import type { RaceRecord } from '../stack/eyeballs/race.js';
+import { NameStack } from '../stack/socket/name-stack.js';
+
+const { values: args } = parseArgs({
+  options: {
+    trials: { type: 'string', default: '10' },
+    prefix: { type: 'string', default: 'bench-he' },
+    record: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const TRIALS = Number(args.trials);
+const PREFIX = args.prefix!;
+const SERVER = 'bob-split.lab.test';
+const PORT = 7900;
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const SERVER_PY = `
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_MPTCP)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('::', ${PORT}))
+s.listen(128)
+print('ready', flush=True)
+while True:
+    c, _ = s.accept()
+    c.close()
+`;
+
+// Node's side, run in dave's namespace: one JSON line per trial.
+const NODE_CLIENT = `
+const net = require('node:net');
+const { performance } = require('node:perf_hooks');
+const [host, port, trials] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
+(async () => {
+  // Trial -1 warms the process up (its JIT, the resolver library) and is not reported.
+  for (let i = -1; i < trials; i++) {
+    const t0 = performance.now();
+    const r = await new Promise((resolve) => {
+      const s = net.connect({ host, port, autoSelectFamily: true });
+      s.once('connect', () => { resolve({ ms: performance.now() - t0, family: s.remoteFamily }); s.destroy(); });
+      s.once('error', (e) => resolve({ ms: performance.now() - t0, error: e.code }));
+    });
+    if (i >= 0) console.log(JSON.stringify(r));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+})();
+`;
+
+interface Trial {
+  ms: number;
+  family?: string;
+  error?: string;
+  p?: number;
+}
+
+const children: ChildProcess[] = [];
+
+function startServer(): Promise<void> {
+  const c = labSpawn(PREFIX, 'bob', ['python3', '-c', SERVER_PY], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(c);
+  return new Promise((resolve, reject) => {
+    c.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+    c.on('close', (code) => reject(new Error(`the server on bob exited ${code}`)));
+  });
+}
+
+async function nodeTrials(): Promise<Trial[]> {
+  const r = await labExec(PREFIX, 'dave', [process.execPath, '-e', NODE_CLIENT, SERVER, String(PORT), String(TRIALS)], { timeoutMs: 120_000 });
+  return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Trial);
+}
+
+async function namestackTrials(alice: InProcessHost, status: LabStatusUp, startP: number): Promise<Trial[]> {
+  const base = alice.names;
+  const servers = status.nameservers.flatMap((n) => [n.ipv6, n.ipv4]);
+  let p = startP;
+  const out: Trial[] = [];
+  // Trial -1 warms this process up (JIT) on another name, so P for the server stays untouched.
+  for (let i = -1; i < TRIALS; i++) {
+    const name = i < 0 ? 'bob.lab.test' : SERVER;
+    // A fresh resolver per trial (Node asks glibc, which caches nothing): the DNS time counts on both sides.
+    const resolver = new DnsResolver(base.host, base.udp!, { servers });
+    const names = new NameStack(base.host, { tcp: base.tcp, mptcp: base.mptcp!, udp: base.udp!, resolver, names: [...base.names] });
+    names.preferences.set(name, p);
+    const t0 = alice.driver.now();
+    const race = await new Promise<RaceRecord>((resolve, reject) => {
+      names.openStream({ peerName: name, service: PORT }, t0, (r) => {
+        if (!r.ok) return reject(r.error);
+        r.connection.conn.destroy();
+        alice.driver.kick();
+        resolve(r.connection.race!);
+      });
+      alice.driver.kick();
+    });
+    resolver.close();
+    if (i < 0) continue;
+    out.push({ ms: race.finishedAt! - t0, family: race.winner!.family === 6 ? 'IPv6' : 'IPv4', p: race.preferenceBefore });
+    p = race.preferenceAfter;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return out;
+}
+
+async function pingMs(path: 'p1' | 'p2', v6: boolean, status: LabStatusUp): Promise<number> {
+  const a = status.hosts.bob!.addresses.find((x) => x.path === path)!;
+  const r = await labExec(PREFIX, 'dave', ['ping', ...(v6 ? ['-6'] : []), '-c', '10', '-i', '0.05', v6 ? a.ipv6 : a.ipv4]);
+  const times = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+  return median(times);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+function cell(ts: Trial[]): string {
+  const ok = ts.filter((t) => !t.error);
+  if (ok.length === 0) return `failed (${ts[0]?.error ?? 'no trial'})`;
+  const ms = ok.map((t) => t.ms);
+  const fam = [...new Set(ok.map((t) => t.family))].join('/');
+  return `${median(ms).toFixed(1)} (${Math.min(...ms).toFixed(1)}-${Math.max(...ms).toFixed(1)}) ${fam}${ok.length < ts.length ? `, ${ts.length - ok.length} failed` : ''}`;
+}
+
+async function main(): Promise<void> {
+  const tmp = mkdtempSync(join(tmpdir(), 'nst-bhe-'));
+  const status = await labUp({ prefix: PREFIX });
+  const alice = await startInProcessHost(PREFIX, 'alice', { control: join(tmp, 'alice.sock') });
+  const rows: string[] = [];
+  const bob6 = status.hosts.bob!.addresses.find((a) => a.path === 'p1')!.ipv6;
+  try {
+    await startServer();
+    const rtt = { v6: await pingMs('p1', true, status), v4: await pingMs('p2', false, status) };
+    for (const scenario of ['healthy', 'IPv6 broken'] as const) {
+      if (scenario === 'IPv6 broken') await labExec(PREFIX, 'r1', ['ip', '-6', 'route', 'add', 'blackhole', `${bob6}/128`]);
+      try {
+        const node = await nodeTrials();
+        const ns = await namestackTrials(alice, status, 0);
+        const first = ns.slice(0, 1);
+        const learned = ns.slice(2);
+        rows.push(
+          `| ${scenario} | ${cell(node)} | ${cell(first)} | ${cell(learned)} (P ${learned[0]?.p} .. ${learned[learned.length - 1]?.p}) |`,
+        );
+        process.stdout.write(`${scenario}: node ${cell(node)}; namestack first ${cell(first)}; learned ${cell(learned)}\n`);
+      } finally {
+        if (scenario === 'IPv6 broken') await labExec(PREFIX, 'r1', ['ip', '-6', 'route', 'del', 'blackhole', `${bob6}/128`]);
+      }
+    }
+    const table = [
+      '| scenario | Node net.connect autoSelectFamily (dave) | namestack open(), first trial (P = 0) | namestack open(), trials 3.. (P learned) |',
+      '|---|---:|---:|---:|',
+      ...rows,
+    ].join('\n');
+    const text = [
+      '',
+      `## Happy Eyeballs time to connect (scripts/bench-eyeballs), ${new Date().toISOString().slice(0, 10)}`,
+      '',
+      `Command: \`npx tsc -p tsconfig.json && scripts/bench-eyeballs --trials ${TRIALS}${args.record ? ' --record' : ''}\` (root).`,
+      `Date: ${new Date().toISOString()}. Machine: nproc ${cpus().length}, Linux ${release()}, Node ${process.version}.`,
+      `Server ${SERVER} (AAAA on p1, A on p2; bob's kernel, MPTCP). Milliseconds from the call to the`,
+      'connection, DNS included (namestack: a fresh resolver per trial; Node: getaddrinfo), median',
+      `(min-max) of ${TRIALS} trials after one unreported warm-up connection each, and the family that connected. Ping RTT dave -> bob: IPv6 p1 ${rtt.v6.toFixed(3)} ms, IPv4 p2 ${rtt.v4.toFixed(3)} ms.`,
+      '"IPv6 broken": bob\'s IPv6 address blackholed in router r1 (SYNs vanish, no ICMP).',
+      '',
+      table,
+      '',
+    ].join('\n');
+    process.stdout.write(text);
+    if (args.record) appendFileSync(join(ROOT, 'docs', 'BENCHMARKS.md'), text);
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+    await alice.stop();
+    if (!args.keep) await labDown(PREFIX);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`bench-eyeballs: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);

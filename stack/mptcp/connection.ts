@@ -200,12 +200,13 @@ export class MptcpConnection {
   }
 
   /**
-   * Nothing is left to move in either direction (our data is acknowledged up to the queued
-   * DATA_FIN, the peer's DATA_FIN is in), or the connection is gone: no new subflows.
+   * A DATA_FIN went either way, or the connection is gone: no new subflows. Linux accepts
+   * joins only while its connection is ESTABLISHED (mptcp_can_accept_new_subflow), so after a
+   * half-close a join would only be refused.
    */
   get closing(): boolean {
     const s = this.send;
-    return this.closed || (s.finQueued && s.una >= s.end && (this.recv?.finReached ?? false));
+    return this.closed || (s.finQueued && s.nxt >= s.end) || (this.recv?.finReached ?? false);
   }
 
   get fallbackCause(): string | undefined {

@@ -32,6 +32,7 @@ const US = ['10.203.1.2', '10.203.2.2'] as const;
 
 let ns: string;
 let devices: TunDevice[] = [];
+let host: Host;
 let mptcp: MptcpLayer;
 let runtime: HostRuntime;
 
@@ -39,7 +40,7 @@ beforeAll(() => {
   ns = namespaces.create(false);
   sh(`ip netns exec ${ns} sysctl -qw net.mptcp.enabled=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0`);
   sh(`ip -n ${ns} mptcp limits set subflows 4 add_addr_accepted 4`);
-  const host = new Host({ name: 'namestack' });
+  host = new Host({ name: 'namestack' });
   devices = KERNEL.map((kernelAddress, i) => {
     const dev = openTun({ name: `${NAME}${i}`, netns: ns, mtu: 1500, offloads: { csum: true, tso4: true, tso6: true } });
     dev.addAddress(`${kernelAddress}/24`);
@@ -86,8 +87,11 @@ async function waitFor(path: string): Promise<void> {
   for (let i = 0; i < 500 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 10));
 }
 
-/** Streams `data` into `conn` (then end()) and collects what arrives until the connection closes. */
-function exchange(conn: MptcpConnection, data: Uint8Array): Promise<{ received: Uint8Array; error?: Error }> {
+/**
+ * Streams `data` into `conn` (then end(), once `endAfter` resolved when given) and collects
+ * what arrives until the connection closes.
+ */
+function exchange(conn: MptcpConnection, data: Uint8Array, endAfter?: Promise<void>): Promise<{ received: Uint8Array; error?: Error }> {
   return new Promise((resolve) => {
     const chunks: Uint8Array[] = [];
     let offset = 0;
@@ -100,7 +104,11 @@ function exchange(conn: MptcpConnection, data: Uint8Array): Promise<{ received: 
       }
       if (!ended) {
         ended = true;
-        conn.end();
+        if (endAfter) void endAfter.then(() => {
+          conn.end();
+          runtime.kick();
+        });
+        else conn.end();
       }
       runtime.kick();
     };
@@ -236,5 +244,53 @@ describe('namestack MPTCP and the kernel over two paths', () => {
     expect(delta(before, after, 'MPTcpExtAddAddr')).toBeGreaterThanOrEqual(1);
     expect(delta(before, after, 'MPTcpExtMPJoinSynAckRx')).toBeGreaterThanOrEqual(1);
     expect(delta(before, after, 'TcpExtTCPAbortOnData') + delta(before, after, 'TcpExtTCPAbortOnClose')).toBe(0);
+  });
+
+  it('a path cut mid-transfer on our side: the kernel is told (REMOVE_ADDR), nothing is lost, and the subflows come back with the link', async () => {
+    const port = 23003;
+    sh(`ip -n ${ns} mptcp endpoint flush`);
+    sh(`ip -n ${ns} mptcp endpoint add ${KERNEL[1]} dev ${devices[1]!.name} signal`);
+    // 40 Mbit/s toward us on each path, so the cut falls inside the transfer.
+    for (const d of devices) sh(`ip netns exec ${ns} tc qdisc replace dev ${d.name} root tbf rate 40mbit burst 64kb latency 100ms`);
+    try {
+      const up = randomFile(1 << 20, 'up-cut');
+      const down = randomFile(12 << 20, 'down-cut');
+      const ready = join(tmp, 'ready-cut');
+      const before = kernelCounters();
+      const peer = spawnIn(ns, ['env', 'PEER_PROTO=mptcp', 'python3', PEER_SCRIPT, 'listen', '0.0.0.0', String(port), down.path, ready]);
+      await waitFor(ready);
+      const conn = mptcp.connect({ remoteAddress: KERNEL[0], remotePort: port }, runtime.now());
+      // Our DATA_FIN waits for the link to return: Linux takes joins only while ESTABLISHED.
+      let linkBack = (): void => undefined;
+      const done = exchange(conn, up.data, new Promise<void>((r) => (linkBack = r)));
+      runtime.kick();
+      const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+      await sleep(600);
+      host.setLinkUp(2, false);
+      runtime.kick();
+      await sleep(700);
+      host.setLinkUp(2, true);
+      runtime.kick();
+      await sleep(300);
+      linkBack();
+      const r = await done;
+      const peerOut: PeerResult = JSON.parse((await peer.output).trim().split('\n').at(-1)!);
+      const after = kernelCounters();
+      const stats = mptcpConnectionStats(conn);
+      console.log(`path cut: ${formatMptcpStats(stats)}`);
+      expect(r.error).toBeUndefined();
+      expect(peerOut.error).toBeNull();
+      expect(peerOut.sha256).toBe(sha(up.data));
+      expect(sha(r.received)).toBe(sha(down.data));
+      expect(stats.fallback).toBe(false);
+      // The kernel heard our REMOVE_ADDR and took the re-created joins.
+      expect(delta(before, after, 'MPTcpExtRmAddr')).toBeGreaterThanOrEqual(1);
+      expect(delta(before, after, 'MPTcpExtMPJoinAckRx')).toBeGreaterThan(3);
+      const second = stats.subflows.filter((f) => f.local.startsWith(US[1]));
+      expect(second.some((f) => f.state === 'CLOSED' && f.bytesReceived > 0)).toBe(true);
+      expect(second.filter((f) => f.id >= 4 && f.bytesReceived > 100_000).length).toBeGreaterThanOrEqual(1);
+    } finally {
+      for (const d of devices) sh(`ip netns exec ${ns} tc qdisc del dev ${d.name} root || true`);
+    }
   });
 });

@@ -137,4 +137,36 @@ describe('DSS checksum failure (RFC 8684 3.7)', () => {
     expect(diffs).toBe(1);
     expect(sha256(t.client.received)).toBe(sha256(serverData));
   });
+
+  it('with several subflows the failing one is reset (MP_FAIL, MP_TCPRST 6) and its data arrives through the others', () => {
+    const p = mptcpPair({ seed: 'csum-multi', paths: [{ params: PATH, ipv6: false }, { params: PATH, ipv6: false }], clientConfig: { mptcp: { checksum: true } } });
+    const clientData = randomBytes(2_000_000, 'cm-c');
+    const resets: number[] = [];
+    let dataOnPath2 = 0;
+    p.toServer.edit = (pkt) => {
+      if (pkt.payload.length === 0) return undefined;
+      const src = pkt.ip.repr.src;
+      if (src[1] !== 2) return undefined;
+      // The 20th data segment from the client's second address is rewritten.
+      if (++dataOnPath2 !== 20) return undefined;
+      const payload = pkt.payload.slice();
+      payload[0]! ^= 0x01;
+      return { ...pkt, payload };
+    };
+    p.net.onTrace((e) => {
+      if (e.kind !== 'sent') return;
+      const r = parsePacket(e.packet);
+      const tcp = r.ok ? tcpOf(r.value) : undefined;
+      for (const o of tcp?.options ?? []) if (o.kind === 'mptcp' && o.option.subtype === 'mpTcpRst') resets.push(o.option.reason);
+    });
+    const t = mptcpTransfer(p, { clientData });
+    expect(p.net.runUntil(() => t.client.closed && t.server()?.closed === true, 60_000)).toBe(true);
+    const server = t.serverConn() as MptcpConnection;
+    expect(mptcpConnectionStats(server).checksumFailures).toBe(1);
+    expect(server.fallback).toBe(false);
+    expect(resets).toContain(0x06);
+    // Nothing corrupted reached the application: the sender reinjected what the reset subflow carried.
+    expect(sha256(t.server()!.received)).toBe(sha256(clientData));
+    expect(mptcpConnectionStats(t.client.conn as MptcpConnection).reinjectedBytes).toBeGreaterThan(0);
+  });
 });

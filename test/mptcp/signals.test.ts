@@ -81,6 +81,30 @@ describe('MP_JOIN refused', () => {
   });
 });
 
+describe('MP_JOIN third ACK', () => {
+  it('is sent again when lost until the fourth ACK arrives (Linux: every 200 ms), and the joins then carry data', () => {
+    const p = twoPaths('join-ack-lost');
+    let dropped = 0;
+    // Lose the first MP_JOIN third ACK of every join.
+    const seen = new Set<number>();
+    p.toServer.edit = (pkt) => {
+      const tcp = tcpOf(pkt);
+      if (!tcp || !tcp.options.some((o) => o.kind === 'mptcp' && o.option.subtype === 'mpJoinAck')) return undefined;
+      if (seen.has(tcp.srcPort)) return undefined;
+      seen.add(tcp.srcPort);
+      dropped++;
+      return 'drop';
+    };
+    const { client, server } = runToEnd(p, 2_000_000);
+    expect(dropped).toBe(3);
+    const joins = mptcpConnectionStats(client).subflows.filter((f) => f.role === 'join-client');
+    expect(joins.length).toBe(3);
+    expect(joins.every((f) => f.fullyEstablished)).toBe(true);
+    expect(joins.reduce((n, f) => n + f.dataBytesSent, 0)).toBeGreaterThan(0);
+    expect(mptcpConnectionStats(server).subflows.filter((f) => f.role === 'join-server' && f.fullyEstablished).length).toBe(3);
+  });
+});
+
 describe('address signals', () => {
   it('an ADD_ADDR with a bad HMAC is ignored: no echo, no join to it', () => {
     const p = twoPaths('addaddr');

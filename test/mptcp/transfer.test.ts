@@ -91,6 +91,21 @@ describe('MPTCP transfers on the simulated network', () => {
     for (const prefix of ['10.1.', '10.2.', '10.3.']) expect(c.subflows.filter((f) => f.remote.startsWith(prefix)).reduce((n, f) => n + f.bytesAcked, 0)).toBeGreaterThan(50_000);
   });
 
+  it('four paths: subflows on all of them, 4 MB each way intact', () => {
+    const paths = [1, 2, 3, 4].map(() => ({ params: { delayMs: 8, rateBitsPerSecond: 10_000_000, queueLimitPackets: 60 }, ipv6: false }));
+    const p = mptcpPair({ seed: 'four', paths });
+    const clientData = randomBytes(4_000_000, 'f-c');
+    const serverData = randomBytes(4_000_000, 'f-s');
+    const t = mptcpTransfer(p, { clientData, serverData });
+    expect(p.net.runUntil(() => t.client.closed && t.server()?.closed === true, 60_000)).toBe(true);
+    expect(sha256(t.server()!.received)).toBe(sha256(clientData));
+    expect(sha256(t.client.received)).toBe(sha256(serverData));
+    const subflows = mptcpConnectionStats(t.client.conn as MptcpConnection).subflows;
+    // Full mesh, capped at config.mptcp.maxSubflows (8): every path carries a share.
+    expect(subflows.length).toBe(8);
+    for (const i of [1, 2, 3, 4]) expect(subflows.filter((f) => f.local.startsWith(`10.${i}.`)).reduce((n, f) => n + f.bytesAcked, 0)).toBeGreaterThan(200_000);
+  });
+
   it('mixes IPv4 and IPv6 subflows in one connection', () => {
     const p = mptcpPair({ seed: 'mixed', paths: [{ params: RATE, ipv6: false }, { params: RATE, ipv4: false }] });
     const clientData = randomBytes(2_000_000, 'mc');

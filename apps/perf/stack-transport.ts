@@ -1,10 +1,12 @@
 // namestack's TCP in this process: TcpSocket / TcpServer (stack/socket/) on a stack that a
-// SocketDriver runs (a HostRuntime on TUN devices, or a simulator). The in-process mode
-// avoids the daemon's Unix-socket hop, so a benchmark sees the stack's own cost.
+// SocketDriver runs (a HostRuntime on TUN devices, or a simulator), plain TCP or MPTCP
+// (RFC 8684, falling back to TCP when the peer does not offer it). The in-process mode avoids
+// the daemon's Unix-socket hop, so a benchmark sees the stack's own cost.
 
-import type { TcpConnectionStats } from '../../stack/tcp/connection.js';
+import type { MptcpLayer } from '../../stack/mptcp/layer.js';
 import { TcpServer } from '../../stack/socket/tcp-server.js';
 import { TcpSocket, type SocketDriver } from '../../stack/socket/tcp-socket.js';
+import type { TcpConnectionStats } from '../../stack/tcp/connection.js';
 import type { PerfSocket, PerfTransport, TcpInfoSample } from './transport.js';
 
 /**
@@ -22,20 +24,63 @@ export function tcpInfoOf(s: TcpConnectionStats): TcpInfoSample {
   };
 }
 
-export function namestackTransport(driver: SocketDriver): PerfTransport {
+/** A socket on an MPTCP connection it opens itself (TcpSocket.connect opens plain TCP). */
+class MptcpClientSocket extends TcpSocket {
+  /** Active open with MP_CAPABLE; 'connect' or 'error' follow as for connect(). */
+  open(mptcp: MptcpLayer, driver: SocketDriver, host: string, port: number): void {
+    this.connecting = true;
+    let conn;
+    try {
+      conn = mptcp.connect({ remoteAddress: host, remotePort: port }, driver.now());
+    } catch (err) {
+      const e = err as { code?: string; message: string };
+      queueMicrotask(() => this.destroy(Object.assign(new Error(e.message), { code: e.code ?? 'EINVAL' })));
+      return;
+    }
+    this.attach(conn);
+    driver.kick();
+  }
+}
+
+/** Opens `socket` and resolves once it is established. */
+function established<T extends TcpSocket>(socket: T, start: (socket: T) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    start(socket);
+  });
+}
+
+/**
+ * namestack's sockets as a perf transport. With `mptcp`, connections are MPTCP (the kernel's
+ * `mptcpize run iperf3` is the peer) and the listener takes MPTCP and plain TCP alike.
+ */
+export function namestackTransport(driver: SocketDriver, mptcp?: MptcpLayer): PerfTransport {
   return {
-    name: 'namestack',
+    name: mptcp ? 'namestack-mptcp' : 'namestack',
     connect: (host, port) =>
-      new Promise((resolve, reject) => {
-        const socket = new TcpSocket({ driver });
-        socket.once('error', reject);
-        socket.connect({ host, port }, () => {
-          socket.off('error', reject);
-          resolve(socket);
-        });
-      }),
+      mptcp
+        ? established(new MptcpClientSocket({ driver }), (s) => s.open(mptcp, driver, host, port))
+        : established(new TcpSocket({ driver }), (s) => s.connect({ host, port })),
     listen: (port, onConnection) =>
       new Promise((resolve, reject) => {
+        if (mptcp) {
+          try {
+            const listener = mptcp.listen({ port, onConnection: (conn) => onConnection(new TcpSocket({ driver, connection: conn })) });
+            driver.kick();
+            const close = (): void => {
+              listener.close();
+              driver.kick();
+            };
+            resolve({ port: listener.port, close });
+          } catch (err) {
+            reject(err as Error);
+          }
+          return;
+        }
         const server = new TcpServer(driver, {}, onConnection);
         server.once('error', reject);
         server.listen({ port }, () => {

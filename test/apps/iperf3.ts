@@ -1,6 +1,7 @@
 // Runs Debian's iperf3 as the peer of `namestack perf` in tests: a server (-s -1 -J) whose
-// readiness is seen with ss, or a client (-J), optionally inside a network namespace; the
-// JSON iperf3 prints is parsed into the same shape as namestack perf's report.
+// readiness is seen with ss, or a client (-J), optionally inside a network namespace and
+// under `mptcpize run` (the kernel's MPTCP); the JSON iperf3 prints is parsed into the same
+// shape as namestack perf's report.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
@@ -24,8 +25,15 @@ export function killIperf3(): void {
   for (const child of running) child.kill();
 }
 
-function run(args: string[], netns: string | undefined): Iperf3Run {
-  const [cmd, argv] = inNamespace(netns, ['iperf3', ...args]);
+/** Where and how iperf3 runs. */
+export interface Iperf3Options {
+  netns?: string;
+  /** Under `mptcpize run`: its TCP sockets are MPTCP sockets. */
+  mptcp?: boolean;
+}
+
+function run(args: string[], opts: Iperf3Options): Iperf3Run {
+  const [cmd, argv] = inNamespace(opts.netns, [...(opts.mptcp ? ['mptcpize', 'run'] : []), 'iperf3', ...args]);
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   child.once('close', () => running.delete(child));
@@ -53,16 +61,17 @@ function listening(port: number, netns: string | undefined): boolean {
 }
 
 /** `iperf3 -s -1 -J -p port`, resolved once it listens. */
-export async function iperf3Server(port: number, netns?: string): Promise<Iperf3Run> {
-  const server = run(['-s', '-1', '-J', '-p', String(port)], netns);
+export async function iperf3Server(port: number, opts: Iperf3Options = {}): Promise<Iperf3Run> {
+  const netns = opts.netns;
+  const server = run(['-s', '-1', '-J', '-p', String(port)], opts);
   for (let i = 0; i < 200 && !listening(port, netns); i++) await new Promise((r) => setTimeout(r, 25));
   if (!listening(port, netns)) throw new Error(`iperf3 -s did not listen on ${port}`);
   return server;
 }
 
 /** `iperf3 -c host -J -p port ...args`. */
-export function iperf3Client(host: string, port: number, args: string[], netns?: string): Iperf3Run {
-  return run(['-c', host, '-J', '-p', String(port), ...args], netns);
+export function iperf3Client(host: string, port: number, args: string[], opts: Iperf3Options = {}): Iperf3Run {
+  return run(['-c', host, '-J', '-p', String(port), ...args], opts);
 }
 
 /** A TCP port nobody uses right now (the kernel's choice for an ephemeral listener). */

@@ -6,6 +6,8 @@
 // - namestack's TCP: a Host on a TUN (checksum and TSO offloads) whose kernel side is
 //   iperf3's namespace, driven by a HostRuntime in this process, the sockets TcpSocket /
 //   TcpServer.
+// And namestack's MPTCP on the same TUN against iperf3 under `mptcpize run` (the kernel's
+// MPTCP), both roles, the kernel's MPTcpExt counters confirming every connection was MPTCP.
 // (iperf3 close()s its data sockets at the end of a test while bytes still arrive, so the
 // kernel resets them then, as between two kernels; the tests check that every test
 // completes with the byte counts both sides agree on instead of counting resets.)
@@ -18,6 +20,7 @@ import { startServer, type PerfServer } from '../../apps/perf/server.js';
 import { namestackTransport } from '../../apps/perf/stack-transport.js';
 import { kernelTransport, type PerfTransport } from '../../apps/perf/transport.js';
 import { Host } from '../../stack/ip/host.js';
+import { MptcpLayer } from '../../stack/mptcp/layer.js';
 import { TcpLayer } from '../../stack/tcp/layer.js';
 import { openTun } from '../../tun/device.js';
 import { HostRuntime } from '../../tun/runtime.js';
@@ -44,6 +47,7 @@ let vethNs = '';
 let tunNs = '';
 let runtime: HostRuntime | undefined;
 let stack: PerfTransport;
+let stackMptcp: PerfTransport;
 let server: PerfServer | undefined;
 
 /** Where a test runs: our transport, iperf3's namespace, iperf3's address and ours. */
@@ -88,7 +92,9 @@ beforeAll(() => {
   const r = new HostRuntime(host);
   r.attach(ifIndex, dev);
   runtime = r;
-  stack = namestackTransport({ tcp, now: () => r.now(), kick: () => r.kick() });
+  const driver = { tcp, now: () => r.now(), kick: () => r.kick() };
+  stack = namestackTransport(driver);
+  stackMptcp = namestackTransport(driver, new MptcpLayer(host, tcp));
 });
 
 afterAll(async () => {
@@ -103,7 +109,7 @@ describe.each(SETUPS)('%s, IPv%i', (name, _family, setup) => {
   const gbps = (bitsPerSecond: number): string => `${(bitsPerSecond / 1e9).toFixed(2)} Gbit/s`;
 
   it('our client sends to iperf3 -s with two streams', async () => {
-    const iperf = await iperf3Server(PORT, setup.netns());
+    const iperf = await iperf3Server(PORT, { netns: setup.netns() });
     const report = await runClient({ host: setup.theirs, port: PORT, settings: settings({ parallel: 2 }), transport: setup.transport() });
     const us = ended(report);
     const them = ended(await iperf.report);
@@ -123,7 +129,7 @@ describe.each(SETUPS)('%s, IPv%i', (name, _family, setup) => {
   });
 
   it('our client receives from iperf3 -s (-R)', async () => {
-    const iperf = await iperf3Server(PORT, setup.netns());
+    const iperf = await iperf3Server(PORT, { netns: setup.netns() });
     const us = ended(await runClient({ host: setup.theirs, port: PORT, settings: settings({ reverse: true }), transport: setup.transport() }));
     const them = ended(await iperf.report);
     expect(us.sum_sent.bytes).toBe(them.sum_sent.bytes);
@@ -136,8 +142,8 @@ describe.each(SETUPS)('%s, IPv%i', (name, _family, setup) => {
     const reports: PerfReport[] = [];
     server?.close();
     server = await startServer({ port: 0, transport: setup.transport(), onReport: (r) => reports.push(r) });
-    const forward = ended(await iperf3Client(setup.ours, server.port, ['-t', '1'], setup.netns()).report);
-    const reverse = ended(await iperf3Client(setup.ours, server.port, ['-t', '1', '-R', '-P', '2'], setup.netns()).report);
+    const forward = ended(await iperf3Client(setup.ours, server.port, ['-t', '1'], { netns: setup.netns() }).report);
+    const reverse = ended(await iperf3Client(setup.ours, server.port, ['-t', '1', '-R', '-P', '2'], { netns: setup.netns() }).report);
     expect(reports).toHaveLength(2);
     expect(forward.sum_received.bytes).toBe(ended(reports[0]!).sum_received.bytes);
     expect(forward.sum_received.bytes).toBeGreaterThan(0);
@@ -146,5 +152,61 @@ describe.each(SETUPS)('%s, IPv%i', (name, _family, setup) => {
     expect(reverse.streams).toHaveLength(2);
     expect(reports[0]!.start.accepted_connection?.host).toBe(setup.theirs);
     console.log(`${name}: our server received ${gbps(forward.sum_received.bits_per_second)}, sent ${gbps(reverse.sum_received.bits_per_second)} (2 streams)`);
+  });
+});
+
+/** The kernel's MPTCP counters in the TUN's namespace (nstat -az, absolute values). */
+function mptcpCounters(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of sh(`ip netns exec ${tunNs} nstat -az`).matchAll(/^(MPTcpExt\w+)\s+(\d+)/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+function counted(before: Record<string, number>, name: string): number {
+  return (mptcpCounters()[name] ?? 0) - (before[name] ?? 0);
+}
+
+describe.each([4, 6] as const)('namestack MPTCP on a TUN and iperf3 under mptcpize, IPv%i', (family) => {
+  const FALLBACKS = ['MPTcpExtMPCapableFallbackACK', 'MPTcpExtMPCapableFallbackSYNACK', 'MPTcpExtMPCapableDataFallback', 'MPTcpExtDSSNoMatchTCP'];
+
+  it('our client sends to and receives from mptcpize iperf3 -s', async () => {
+    for (const reverse of [false, true]) {
+      const before = mptcpCounters();
+      const iperf = await iperf3Server(PORT, { netns: tunNs, mptcp: true });
+      const report = await runClient({ host: TUN_KERNEL[family], port: PORT, settings: settings({ reverse, parallel: 2 }), transport: stackMptcp });
+      const us = ended(report);
+      const them = ended(await iperf.report);
+      if (reverse) expect(us.sum_sent.bytes).toBe(them.sum_sent.bytes);
+      else expect(us.sum_received.bytes).toBe(them.sum_received.bytes);
+      expect(us.sum_received.bytes).toBeGreaterThan(0);
+      expect(us.sum_received.bytes).toBeLessThanOrEqual(us.sum_sent.bytes);
+      expect(report.start.transport).toBe('namestack-mptcp');
+      // The control connection and both data streams were MPTCP at the kernel's end.
+      expect(counted(before, 'MPTcpExtMPCapableSYNRX')).toBe(3);
+      for (const f of FALLBACKS) expect(counted(before, f), f).toBe(0);
+    }
+  });
+
+  it('mptcpize iperf3 -c sends to and receives from our server', async () => {
+    const reports: PerfReport[] = [];
+    // TcpLayer listeners take a fixed port (no ephemeral choice below TcpServer).
+    const mptcpServer = await startServer({ port: PORT + family, transport: stackMptcp, onReport: (r) => reports.push(r) });
+    try {
+      for (const reverse of [false, true]) {
+        const before = mptcpCounters();
+        const them = ended(await iperf3Client(TUN_STACK[family], mptcpServer.port, ['-t', '1', ...(reverse ? ['-R'] : [])], { netns: tunNs, mptcp: true }).report);
+        const us = ended(reports.at(-1)!);
+        if (reverse) expect(them.sum_sent.bytes).toBe(us.sum_sent.bytes);
+        else expect(them.sum_received.bytes).toBe(us.sum_received.bytes);
+        expect(them.sum_received.bytes).toBeGreaterThan(0);
+        expect(them.sum_received.bytes).toBeLessThanOrEqual(them.sum_sent.bytes);
+        // Control connection and data stream: our SYN-ACKs carried MP_CAPABLE.
+        expect(counted(before, 'MPTcpExtMPCapableSYNACKRX')).toBe(2);
+        for (const f of FALLBACKS) expect(counted(before, f), f).toBe(0);
+      }
+      expect(reports).toHaveLength(2);
+    } finally {
+      mptcpServer.close();
+    }
   });
 });

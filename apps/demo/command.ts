@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { labDown, labExec, labUp, type LabStatusUp } from '../lab/lab.js';
 import { streamThroughDaemon } from '../lab/namestack-transfer.js';
 import { startTransferPeer } from '../lab/transfer-peer.js';
+import { NAME_STEPS } from './name-steps.js';
 
 interface DemoContext {
   prefix: string;
@@ -129,11 +130,17 @@ const STEPS: Step[] = [
       return `IPv4: ${v4}; IPv6: ${v6}`;
     },
   },
+  ...NAME_STEPS,
 ];
 
-/** The daemon the lab starts on alice and carol: this program's own `host` command. */
+/**
+ * The daemon the lab starts on alice and carol: this program's own `host` command. P starts
+ * at 5 (IPv6 preferred, its first attempt 50 ms ahead: thesis 5.2.1, a host's preference
+ * for IPv6), so the name-based steps connect over IPv6, where names travel, and the Happy
+ * Eyeballs step shows P learning from there.
+ */
 function daemonCommand(): string[] {
-  return [process.execPath, join(dirname(fileURLToPath(import.meta.url)), '..', 'cli.js'), 'host'];
+  return [process.execPath, join(dirname(fileURLToPath(import.meta.url)), '..', 'cli.js'), 'host', '--set', 'eyeballs.initialPreference=5'];
 }
 
 export async function run(args: string[]): Promise<number> {

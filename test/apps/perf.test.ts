@@ -186,6 +186,20 @@ describe('iperf3 -c against the namestack perf server', () => {
     expect(theirs.sum_received.bits_per_second).toBeLessThan(120e6);
   });
 
+  it('leaves the -O omit period out of the results, as iperf3 does', async () => {
+    const { port, reports } = await serve();
+    const theirs = await iperf3Client('127.0.0.1', port, ['-t', '1', '-O', '1']).report;
+    const them = ended(theirs);
+    const ours = reports[0]!;
+    expect(ours.intervals[0]!.streams[0]!.omitted).toBe(true);
+    expect(ours.intervals.at(-1)!.streams[0]!.omitted).toBe(false);
+    expect(theirs.intervals[0]!.streams[0]!.omitted).toBe(true);
+    // After the omit period both sides restart their counts and clocks.
+    expect(them.sum_received.bytes).toBe(ended(ours).sum_received.bytes);
+    expect(ended(ours).sum_received.seconds).toBeLessThan(1.5);
+    expect(them.sum_received.bytes).toBeLessThanOrEqual(them.sum_sent.bytes);
+  });
+
   it('tells a second client the server is busy', async () => {
     const { port, reports } = await serve();
     const first = iperf3Client('127.0.0.1', port, ['-t', '2']);

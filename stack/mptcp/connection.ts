@@ -40,6 +40,7 @@ import {
 } from './scheduler.js';
 import { Subflow, type SubflowInit } from './subflow.js';
 import type { MptcpEventLog } from './events.js';
+import type { PathDriver } from './path-driver.js';
 
 /** Events of an MPTCP connection, the same as TcpConnectionHandler's (Node net.Socket's). */
 export interface MptcpConnectionHandler {
@@ -119,13 +120,13 @@ export class MptcpConnection {
   /** Plain TCP on the initial subflow (RFC 8684 3.7 fallback). */
   private fellBack = false;
   private fallbackReason: string | undefined = undefined;
-  /** Where the data level sits on the subflow stream after fallback: data offset = base + (subflow offset - ssnBase). */
   private readonly send: DataSender;
   private recv: DataReassembly | undefined = undefined;
   private currentState: TcpState;
   private readonly owner: MptcpConnectionOwner;
   private nextSubflowId = 0;
   private pending = false;
+  /** Application events waiting for dispatch (EV_*). */
   private events_ = 0;
   private dispatching = false;
   private paused = false;
@@ -143,6 +144,16 @@ export class MptcpConnection {
   private readonly sentUpTo = new Map<number, number>();
   /** ADD_ADDR / REMOVE_ADDR waiting for a pure ACK (RFC 8684 3.4). */
   private readonly signals: MptcpOption[] = [];
+  /** Data-level receive buffer: bounds the shared window (RFC 8684 3.3.4). */
+  private readonly receiveBufferBytes: number;
+  /** The peer's DATA_FIN was reached (the application saw, or will see, the end of the stream). */
+  private peerFinSeen = false;
+  /** The shared window as last advertised on any subflow. */
+  private lastAdvertised = 0;
+  /** Every subflow was asked for an ACK carrying our DATA_FIN. */
+  private dataFinAnnounced = false;
+  /** After fallback: our DATA_FIN went as the subflow's FIN. */
+  private fallbackFinSent = false;
   /** Connection-level counters. */
   readonly counters = {
     dataRetransmits: 0,
@@ -155,7 +166,7 @@ export class MptcpConnection {
     checksumFailures: 0,
   };
   /** Path manager glue, set by the layer (path-driver.ts). */
-  pathEvents: { onEstablished(now: number): void; onSubflowClosed(sf: Subflow, now: number): void; onAddAddr(o: AddAddr, now: number): boolean; onAddAddrEcho(id: number): void; onRemoveAddr(id: number, now: number): void; nextTimeout(): number | undefined; onTimeout(now: number): void; localIdOf(a: IpAddress): number | undefined; canAcceptSubflow(): boolean; onPeerSubflow(sf: Subflow): number } | undefined = undefined;
+  pathEvents: PathDriver | undefined = undefined;
 
   constructor(
     owner: MptcpConnectionOwner,
@@ -181,8 +192,6 @@ export class MptcpConnection {
     this.currentState = role === 'client' ? 'SYN_SENT' : 'SYN_RECEIVED';
     this.events = events;
   }
-
-  private readonly receiveBufferBytes: number;
 
   // ---- application API (TcpConnection's shape) ------------------------------------------
 
@@ -304,7 +313,7 @@ export class MptcpConnection {
       return undefined;
     }
     const chunk = chunks.length === 1 ? chunks[0]! : joinChunks(chunks);
-    this.onConsumed(chunk.length);
+    this.onConsumed();
     return chunk;
   }
 
@@ -586,7 +595,10 @@ export class MptcpConnection {
 
   /** The shared receive window, relative to the DATA_ACK (RFC 8684 3.3.4). */
   get receiveWindow(): number {
-    return this.recv?.window ?? this.receiveBufferBytes;
+    const w = this.recv?.window ?? this.receiveBufferBytes;
+    // What the peer was last told (TCP asks for it on every segment it builds).
+    this.lastAdvertised = w;
+    return w;
   }
 
   /** Mapped data from a subflow. */
@@ -641,19 +653,11 @@ export class MptcpConnection {
     this.checkDone();
   }
 
-  private peerFinSeen = false;
-
-  private onConsumed(bytes: number): void {
-    void bytes;
+  private onConsumed(): void {
     // Like TCP's window update: when the window grew by a worthwhile amount, tell the peer.
     const w = this.recv!.window;
-    if (w - this.lastAdvertised >= Math.min(this.receiveBufferBytes / 2, 65536)) {
-      this.lastAdvertised = w;
-      this.bestSubflow()?.tcp?.sendAck();
-    }
+    if (w - this.lastAdvertised >= Math.min(this.receiveBufferBytes / 2, 65536)) this.bestSubflow()?.tcp?.sendAck();
   }
-
-  private lastAdvertised = 0;
 
   /** A checksummed mapping failed (RFC 8684 3.7). */
   onChecksumFailure(sf: Subflow, map: Readonly<DataMapping>, chunks: { offset: number; data: Uint8Array }[]): void {
@@ -872,8 +876,6 @@ export class MptcpConnection {
     this.armRetransmitTimer(now);
   }
 
-  private dataFinAnnounced = false;
-
   /** After fallback: the one subflow is the stream; DATA_ACK follows its TCP ACKs. */
   private pushFallback(): void {
     const sf = this.subflows.find((s) => s.role === 'mpc-client' || s.role === 'mpc-server');
@@ -909,8 +911,6 @@ export class MptcpConnection {
       this.onOurFinAcked();
     }
   }
-
-  private fallbackFinSent = false;
 
   private snapshots(): SubflowSnapshot[] {
     const out: SubflowSnapshot[] = [];
@@ -1131,7 +1131,7 @@ export class MptcpConnection {
           h.onData(this, c);
         }
       }
-      if (consumed > 0) this.onConsumed(consumed);
+      if (consumed > 0) this.onConsumed();
     } else if (r.readable > 0) {
       h.onReadable?.(this);
     }

@@ -130,6 +130,8 @@ interface Figures {
   clientRate: number;
   heapPerConn?: number;
   buffersPerConn?: number;
+  /** This process's CPU time (all threads) from the first accept to the last, per connection (microseconds). */
+  cpuPerAccept?: number;
 }
 
 async function namestack(count: number, inflight: number, port: number): Promise<Figures> {
@@ -144,13 +146,23 @@ async function namestack(count: number, inflight: number, port: number): Promise
   const held: TcpConnection[] = [];
   let first = 0;
   let last = 0;
+  let cpuFirst = 0;
+  let cpuLast = 0;
+  const cpu = (): number => {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  };
   const before = gcHeap();
   const listener = tcp.listen({
     port,
     backlog: inflight * 4,
     onConnection: (conn) => {
       last = performance.now();
-      if (held.length === 0) first = last;
+      cpuLast = cpu();
+      if (held.length === 0) {
+        first = last;
+        cpuFirst = cpuLast;
+      }
       held.push(conn);
     },
   });
@@ -168,6 +180,7 @@ async function namestack(count: number, inflight: number, port: number): Promise
       clientRate: count / report.seconds!,
       heapPerConn: (after.heap - before.heap) / count,
       buffersPerConn: (after.buffers - before.buffers) / count,
+      cpuPerAccept: (cpuLast - cpuFirst) / (count - 1),
     };
   } finally {
     client.child.stdin!.end();
@@ -238,7 +251,11 @@ function medians(runs: Figures[]): Figures {
   return {
     acceptRate: pick('acceptRate')!,
     clientRate: pick('clientRate')!,
-    ...(runs[0]!.heapPerConn !== undefined && { heapPerConn: pick('heapPerConn')!, buffersPerConn: pick('buffersPerConn')! }),
+    ...(runs[0]!.heapPerConn !== undefined && {
+      heapPerConn: pick('heapPerConn')!,
+      buffersPerConn: pick('buffersPerConn')!,
+      cpuPerAccept: pick('cpuPerAccept')!,
+    }),
   };
 }
 
@@ -264,7 +281,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < repeat; i++) {
       oursRuns.push(await namestack(count, inflight, PORT + 2 * i));
       theirsRuns.push(await kernel(count, inflight, PORT + 2 * i + 1));
-      log(`run ${i + 1}: namestack ${fmt(oursRuns[i]!.acceptRate)}/s ${fmt(oursRuns[i]!.heapPerConn)} B, kernel ${fmt(theirsRuns[i]!.acceptRate)}/s`);
+      log(`run ${i + 1}: namestack ${fmt(oursRuns[i]!.acceptRate)}/s ${fmt(oursRuns[i]!.heapPerConn)} B ${fmt(oursRuns[i]!.cpuPerAccept, 1)} us CPU/accept, kernel ${fmt(theirsRuns[i]!.acceptRate)}/s`);
     }
   } finally {
     cleanup();
@@ -278,6 +295,7 @@ async function main(): Promise<void> {
     `| memory per idle established connection, heap (bytes) | ${fmt(ours.heapPerConn)} | ${fmt(socketBytes)} (slab: TCP + sock_inode_cache) | ${socketBytes ? fmt(ours.heapPerConn! / socketBytes, 2) : '-'} | <= ${FLOOR_BYTES} | ${ours.heapPerConn! <= FLOOR_BYTES ? 'yes' : 'no'} |`,
     `| buffers per idle connection, ArrayBuffers (bytes) | ${fmt(ours.buffersPerConn)} | - | - | - | - |`,
     `| accept rate, listener side (connections/s) | ${fmt(ours.acceptRate)} | ${fmt(theirs.acceptRate)} | ${fmt(ours.acceptRate / theirs.acceptRate, 2)} | >= ${FLOOR_RATE} | ${ours.acceptRate >= FLOOR_RATE ? 'yes' : 'no'} |`,
+    `| CPU per accepted connection, whole process (us); one core's worth of accepts (1/s) | ${fmt(ours.cpuPerAccept, 1)}; ${fmt(1e6 / ours.cpuPerAccept!)} | - | - | - | - |`,
     `| connections established per second, client side | ${fmt(ours.clientRate)} | ${fmt(theirs.clientRate)} | ${fmt(ours.clientRate / theirs.clientRate, 2)} | - | - |`,
   ];
   const body = rows.join('\n');
@@ -295,7 +313,8 @@ async function main(): Promise<void> {
       'and holding them open; the kernel listener a Python accept loop behind a veth in a second namespace, same client and',
       'count. Memory: V8 heapUsed after gc with all connections idle, minus before listening, over the count (buffers are',
       "ArrayBuffer backing stores, outside the heap); the kernel column is the slab object sizes of one socket, not a",
-      `measured delta. Accept rate: connections the listener took, first to last, per second. Each figure the median of`,
+      `measured delta. Accept rate: connections the listener took, first to last, per second; CPU per accepted connection is`,
+      "this process's CPU time over the same span (all threads), the rate one free core would give. Each figure the median of",
       `${repeat} runs, namestack and kernel alternating.`,
       '',
       body,

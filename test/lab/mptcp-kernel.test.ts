@@ -29,6 +29,8 @@ const PEER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'tcp-peer.py')
 const tmp = mkdtempSync(join(tmpdir(), 'nst-mpk-'));
 const KERNEL = ['10.203.1.1', '10.203.2.1'] as const;
 const US = ['10.203.1.2', '10.203.2.2'] as const;
+const KERNEL6 = ['fd20:203:1::1', 'fd20:203:2::1'] as const;
+const US6 = ['fd20:203:1::2', 'fd20:203:2::2'] as const;
 
 let ns: string;
 let devices: TunDevice[] = [];
@@ -37,18 +39,21 @@ let mptcp: MptcpLayer;
 let runtime: HostRuntime;
 
 beforeAll(() => {
-  ns = namespaces.create(false);
+  ns = namespaces.create(true);
   sh(`ip netns exec ${ns} sysctl -qw net.mptcp.enabled=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0`);
   sh(`ip -n ${ns} mptcp limits set subflows 4 add_addr_accepted 4`);
   host = new Host({ name: 'namestack' });
   devices = KERNEL.map((kernelAddress, i) => {
     const dev = openTun({ name: `${NAME}${i}`, netns: ns, mtu: 1500, offloads: { csum: true, tso4: true, tso6: true } });
     dev.addAddress(`${kernelAddress}/24`);
+    sh(`ip -n ${ns} address add ${KERNEL6[i]}/64 dev ${dev.name} nodad`);
     sh(`ip netns exec ${ns} sysctl -qw net.ipv4.conf.${dev.name}.rp_filter=0`);
     const ifIndex = host.addInterface({ name: dev.name, mtu: dev.mtu, offloads: { checksum: true, gso: true } });
     host.addAddress(ifIndex, US[i]!, 24);
     // One table per uplink (thesis 3.5): a subflow leaves by the interface of its source.
     host.addRoute({ destination: '0.0.0.0', prefixLength: 0, ifIndex, sourceInterface: true, metric: i });
+    host.addAddress(ifIndex, US6[i]!, 64);
+    host.addRoute({ destination: '::', prefixLength: 0, ifIndex, sourceInterface: true, metric: i });
     return dev;
   });
   const tcp = new TcpLayer(host);
@@ -292,5 +297,36 @@ describe('namestack MPTCP and the kernel over two paths', () => {
     } finally {
       for (const d of devices) sh(`ip netns exec ${ns} tc qdisc del dev ${d.name} root || true`);
     }
+  });
+
+  it('IPv4 and IPv6 subflows in one connection: the kernel announces its second path in both families', async () => {
+    const port = 23004;
+    sh(`ip -n ${ns} mptcp endpoint flush`);
+    sh(`ip -n ${ns} mptcp endpoint add ${KERNEL[1]} dev ${devices[1]!.name} signal`);
+    sh(`ip -n ${ns} mptcp endpoint add ${KERNEL6[1]} dev ${devices[1]!.name} signal`);
+    const up = randomFile(8 << 20, 'up-mixed');
+    const down = randomFile(2 << 20, 'down-mixed');
+    const ready = join(tmp, 'ready-mixed');
+    const before = kernelCounters();
+    // An IPv6 socket takes IPv4 too (v4-mapped), so joins of both families reach it.
+    const peer = spawnIn(ns, ['env', 'PEER_PROTO=mptcp', 'python3', PEER_SCRIPT, 'listen', '::', String(port), down.path, ready]);
+    await waitFor(ready);
+    const conn = mptcp.connect({ remoteAddress: KERNEL[0], remotePort: port }, runtime.now());
+    const done = exchange(conn, up.data);
+    runtime.kick();
+    const r = await done;
+    const peerOut: PeerResult = JSON.parse((await peer.output).trim().split('\n').at(-1)!);
+    const after = kernelCounters();
+    const stats = mptcpConnectionStats(conn);
+    console.log(`mixed families: ${formatMptcpStats(stats)}`);
+    expect(r.error).toBeUndefined();
+    expect(peerOut.error).toBeNull();
+    expect(peerOut.sha256).toBe(sha(up.data));
+    expect(sha(r.received)).toBe(sha(down.data));
+    expect(stats.fallback).toBe(false);
+    expect(delta(before, after, 'MPTcpExtAddAddrTx')).toBe(2);
+    const carried = stats.subflows.filter((f) => f.bytesAcked > 100_000);
+    expect(carried.some((f) => f.remote.startsWith('['))).toBe(true);
+    expect(carried.some((f) => !f.remote.startsWith('['))).toBe(true);
   });
 });

@@ -87,6 +87,9 @@ const EV_END = 4;
 const EV_WRITABLE = 8;
 const EV_CLOSE = 16;
 
+/** ADD_ADDR / REMOVE_ADDR options waiting for a pure ACK at most. */
+const MAX_PENDING_SIGNALS = 16;
+
 /** Closed subflows kept for stats. */
 const MAX_CLOSED_SUBFLOWS = 16;
 
@@ -791,9 +794,11 @@ export class MptcpConnection {
     this.events.record(this.now, { kind: 'remove-address', id });
   }
 
-  private queueSignal(o: MptcpOption): void {
+  private queueSignal(o: MptcpOption, via = this.bestSubflow()): void {
+    // Bounded: a peer re-announcing (or we re-announcing to a silent peer) cannot grow it.
+    if (this.signals.length >= MAX_PENDING_SIGNALS) this.signals.shift();
     this.signals.push(o);
-    this.bestSubflow()?.tcp?.sendAck();
+    via?.tcp?.sendAck();
   }
 
   onAddAddr(sf: Subflow, o: AddAddr): void {
@@ -814,8 +819,7 @@ export class MptcpConnection {
     // RFC 8684 3.4.1: every valid announcement is echoed, accepted or not.
     const echo: AddAddr = { subtype: 'addAddr', echo: true, addressId: o.addressId, address: o.address };
     if (o.port !== undefined) echo.port = o.port;
-    this.signals.push(echo);
-    sf.tcp?.sendAck();
+    this.queueSignal(echo, sf);
   }
 
   onRemoveAddr(ids: number[]): void {

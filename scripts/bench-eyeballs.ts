@@ -25,8 +25,9 @@ import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { startAcceptLoop } from '../apps/lab/accept-loop.js';
 import { startInProcessHost, type InProcessHost } from '../apps/lab/inprocess-host.js';
-import { labDown, labExec, labSpawn, labUp, type LabStatusUp } from '../apps/lab/lab.js';
+import { labDown, labExec, labUp, type LabStatusUp } from '../apps/lab/lab.js';
 import { DnsResolver } from '../stack/dns/resolver.js';
 import type { RaceRecord } from '../stack/eyeballs/race.js';
 import { NameStack } from '../stack/socket/name-stack.js';
@@ -45,17 +46,6 @@ const SERVER = 'bob-split.lab.test';
 const PORT = 7900;
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-const SERVER_PY = `
-import socket
-s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_MPTCP)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('::', ${PORT}))
-s.listen(128)
-print('ready', flush=True)
-while True:
-    c, _ = s.accept()
-    c.close()
-`;
 
 // Node's side, run in dave's namespace: one JSON line per trial.
 const NODE_CLIENT = `
@@ -86,14 +76,6 @@ interface Trial {
 
 const children: ChildProcess[] = [];
 
-function startServer(): Promise<void> {
-  const c = labSpawn(PREFIX, 'bob', ['python3', '-c', SERVER_PY], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(c);
-  return new Promise((resolve, reject) => {
-    c.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-    c.on('close', (code) => reject(new Error(`the server on bob exited ${code}`)));
-  });
-}
 
 async function nodeTrials(): Promise<Trial[]> {
   const r = await labExec(PREFIX, 'dave', [process.execPath, '-e', NODE_CLIENT, SERVER, String(PORT), String(TRIALS)], { timeoutMs: 120_000 });
@@ -158,7 +140,7 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   const bob6 = status.hosts.bob!.addresses.find((a) => a.path === 'p1')!.ipv6;
   try {
-    await startServer();
+    children.push(await startAcceptLoop(PREFIX, 'bob', PORT));
     const rtt = { v6: await pingMs('p1', true, status), v4: await pingMs('p2', false, status) };
     for (const scenario of ['healthy', 'IPv6 broken'] as const) {
       if (scenario === 'IPv6 broken') await labExec(PREFIX, 'r1', ['ip', '-6', 'route', 'add', 'blackhole', `${bob6}/128`]);

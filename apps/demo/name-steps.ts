@@ -5,10 +5,11 @@
 // and the thesis's P learning from it.
 
 import { createHash, randomBytes } from 'node:crypto';
-import type { Socket } from 'node:net';
 import { openControl } from '../control/client.js';
 import type { NameListenRequest, StreamReply } from '../control/protocol.js';
-import { labExec, labSpawn, type LabStatusUp } from '../lab/lab.js';
+import { startAcceptLoop } from '../lab/accept-loop.js';
+import { labExec, type LabStatusUp } from '../lab/lab.js';
+import { exchangeOnStream } from '../lab/namestack-transfer.js';
 import { startTransferPeer } from '../lab/transfer-peer.js';
 
 export interface NameStepContext {
@@ -31,17 +32,6 @@ function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Writes `payload` (then half-closes) and collects the peer's bytes until its end. */
-function exchange(socket: Socket, rest: Buffer, payload: Uint8Array): Promise<Buffer> {
-  const chunks: Buffer[] = [rest];
-  return new Promise((resolve, reject) => {
-    socket.on('data', (d: Buffer) => chunks.push(d));
-    socket.on('end', () => resolve(Buffer.concat(chunks)));
-    socket.on('error', reject);
-    socket.resume();
-    socket.end(payload);
-  });
-}
 
 /** Within `ms`, or the step fails with `what`. */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -67,7 +57,7 @@ async function acceptFirst(ctx: NameStepContext, host: string, request: Omit<Nam
       if (event.event !== 'connection') return;
       taken = true;
       openControl<StreamReply>(path, { op: 'accept', id: event.id })
-        .then(async ({ socket: s, reply: r, rest }) => ({ reply: r, received: await exchange(s, rest, Buffer.from(answer(r))) }))
+        .then(async ({ socket: s, reply: r, rest }) => ({ reply: r, received: await exchangeOnStream(s, rest, Buffer.from(answer(r))) }))
         .then(resolve, reject);
     };
     socket.on('data', (d: Buffer) => {
@@ -81,18 +71,6 @@ async function acceptFirst(ctx: NameStepContext, host: string, request: Omit<Nam
   return { reply, close: () => socket.destroy() };
 }
 
-/** bob's kernel MPTCP server on `port` accepting and closing every connection (for races). */
-const ACCEPT_LOOP = (port: number): string => `
-import socket
-s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_MPTCP)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('::', ${port}))
-s.listen(64)
-print('ready', flush=True)
-while True:
-    c, _ = s.accept()
-    c.close()
-`;
 
 interface RaceStats {
   destination: string;
@@ -116,7 +94,7 @@ export const NAME_STEPS: NameStep[] = [
       );
       try {
         const { socket, reply, rest } = await openControl<StreamReply>(control(ctx, 'alice'), { op: 'open', peerName: 'carol.lab.test', service: 7101 });
-        const answer = (await within(exchange(socket, rest, Buffer.from('hello from alice\n')), 15_000, 'alice -> carol')).toString();
+        const answer = (await within(exchangeOnStream(socket, rest, Buffer.from('hello from alice\n')), 15_000, 'alice -> carol')).toString();
         const carol = (await within(listener.reply, 5000, 'carol accepting')).reply;
         if (reply.peerName !== 'carol.lab.test' || !reply.peerNameVerified) throw new Error(`alice sees ${reply.peerName} (verified: ${reply.peerNameVerified})`);
         if (carol.peerName !== 'alice.lab.test' || !carol.peerNameVerified || carol.localName !== 'carol.lab.test') {
@@ -145,7 +123,7 @@ export const NAME_STEPS: NameStep[] = [
         await new Promise((r) => setTimeout(r, 100));
         ss = (await labExec(ctx.prefix, 'bob', ['ss', '-Mni', 'sport', `= :${port}`])).stdout;
       }
-      const [received, report] = await within(Promise.all([exchange(socket, rest, payload.subarray(size / 2)), server.done]), 20_000, 'alice <-> bob');
+      const [received, report] = await within(Promise.all([exchangeOnStream(socket, rest, payload.subarray(size / 2)), server.done]), 20_000, 'alice <-> bob');
       if (!report.mptcp || report.received !== size || report.receivedSha256 !== sha256(payload)) throw new Error(`bob received ${report.received} bytes (MPTCP socket: ${report.mptcp}), SHA-256 differs`);
       if (sha256(received) !== report.sentSha256) throw new Error(`alice received ${received.length} bytes, SHA-256 differs`);
       const subflows = Number(/subflows:(\d+)/.exec(ss)?.[1] ?? 0) + 1;
@@ -158,8 +136,7 @@ export const NAME_STEPS: NameStep[] = [
     async run(ctx) {
       const port = 7103;
       const bob6 = ctx.lab.hosts.bob!.addresses.find((a) => a.path === 'p1')!.ipv6;
-      const server = labSpawn(ctx.prefix, 'bob', ['python3', '-c', ACCEPT_LOOP(port)], { stdio: ['ignore', 'pipe', 'ignore'] });
-      await within(new Promise<void>((resolve) => server.stdout!.on('data', () => resolve())), 5000, 'bob listening');
+      const server = await within(startAcceptLoop(ctx.prefix, 'bob', port), 5000, 'bob listening');
       await labExec(ctx.prefix, 'r1', ['ip', '-6', 'route', 'add', 'blackhole', `${bob6}/128`]);
       try {
         for (let i = 0; i < 5; i++) {

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { openControl } from '../control/client.js';
 
 /** Sends `payload` on an open stream, half-closes, resolves with all bytes until the peer's end. */
-function exchangeOnStream(socket: Socket, rest: Buffer, payload: Uint8Array): Promise<Buffer> {
+export function exchangeOnStream(socket: Socket, rest: Buffer, payload: Uint8Array): Promise<Buffer> {
   const chunks: Buffer[] = [rest];
   return new Promise((resolve, reject) => {
     socket.on('data', (d: Buffer) => chunks.push(d));

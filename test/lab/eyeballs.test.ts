@@ -11,12 +11,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAcceptLoop } from '../../apps/lab/accept-loop.js';
 import { startInProcessHost, type InProcessHost } from '../../apps/lab/inprocess-host.js';
-import { impairPath, labDown, labExec, labSpawn, labUp, type LabStatusUp } from '../../apps/lab/lab.js';
+import { impairPath, labDown, labExec, labUp, type LabStatusUp } from '../../apps/lab/lab.js';
 import { DnsResolver } from '../../stack/dns/resolver.js';
 import type { RaceRecord } from '../../stack/eyeballs/race.js';
 import { NameStack } from '../../stack/socket/name-stack.js';
 import type { OpenResult } from '../../stack/socket/stream-open.js';
+import { startCapture } from './capture.js';
 import { tshark } from './tun-lab.js';
 
 const PREFIX = `nst-he-${process.pid}`;
@@ -27,47 +29,17 @@ const children: ChildProcess[] = [];
 let status: LabStatusUp;
 let alice: InProcessHost;
 
-const SERVER_PY = `
-import socket
-s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_MPTCP)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('::', ${PORT}))
-s.listen(64)
-print('ready', flush=True)
-while True:
-    c, _ = s.accept()
-    c.close()
-`;
 
-async function spawnReady(node: string, argv: string[], ready: RegExp, stream: 'stdout' | 'stderr'): Promise<ChildProcess> {
-  const c = labSpawn(PREFIX, node, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(c);
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    c[stream]!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (ready.test(out)) resolve();
-    });
-    c.on('close', (code) => reject(new Error(`${argv[0]} exited ${code}: ${out}`)));
-  });
-  return c;
-}
 
 /** The first SYN toward the server on each of alice's paths, epoch seconds, while `during` runs. */
 async function synTimes<T>(during: () => Promise<T>): Promise<{ result: T; p1?: number; p2?: number }> {
   const files = { p1: join(tmp, `p1-${Date.now()}.pcap`), p2: join(tmp, `p2-${Date.now()}.pcap`) };
-  const dumps: ChildProcess[] = [];
-  for (const p of ['p1', 'p2'] as const) {
-    // `ip6`, not `tcp port`: BPF misses TCP behind the names' destination options header.
-    dumps.push(await spawnReady('alice', ['tcpdump', '-Z', 'root', '--immediate-mode', '-U', '-n', '-i', p, '-w', files[p], `ip6 or (tcp port ${PORT})`], /listening on/, 'stderr'));
-  }
+  const dumps = [];
+  // `ip6`, not `tcp port`: BPF misses TCP behind the names' destination options header.
+  for (const p of ['p1', 'p2'] as const) dumps.push(await startCapture(PREFIX, 'alice', p, files[p], `ip6 or (tcp port ${PORT})`));
   const result = await during();
   await new Promise((r) => setTimeout(r, 100));
-  for (const d of dumps) {
-    const closed = new Promise((r) => d.once('close', r));
-    d.kill('SIGINT');
-    await closed;
-  }
+  for (const d of dumps) await d.stop();
   const first = (file: string): number | undefined => {
     const lines = tshark(`-r ${file} -Y "tcp.dstport == ${PORT} and tcp.flags.syn == 1 and tcp.flags.ack == 0 and not icmpv6" -T fields -e frame.time_epoch`);
     return lines.length ? Number(lines[0]) : undefined;
@@ -100,7 +72,7 @@ function open(names: NameStack): Promise<RaceRecord> {
 beforeAll(async () => {
   status = await labUp({ prefix: PREFIX });
   alice = await startInProcessHost(PREFIX, 'alice', { control: join(tmp, 'alice.sock') });
-  await spawnReady('bob', ['python3', '-c', SERVER_PY], /ready/, 'stdout');
+  children.push(await startAcceptLoop(PREFIX, 'bob', PORT));
 }, 120_000);
 
 afterAll(async () => {
@@ -114,9 +86,11 @@ describe("Happy Eyeballs with P in the lab (thesis 6.2, Table 2)", () => {
   it('scenario 1, P = 0: IPv6 and IPv4 attempted at once; the faster family wins and P moves by one', async () => {
     const { result: race, p1, p2 } = await synTimes(() => open(stackAsking('p1', 0)));
     expect(p1 && p2).toBeTruthy();
-    // Both SYNs leave in the same turn of the stack: no preference delay between them.
-    expect(Math.abs(p2! - p1!) * 1000).toBeLessThan(10);
-    expect(race.attempts.map((a) => a.startedAt)).toEqual([race.attempts[0]!.startedAt, race.attempts[0]!.startedAt]);
+    // Both attempts start in the same turn of the stack (no preference delay between them);
+    // on the wire, far less apart than any fallback delay (RFC 8305's 250 ms).
+    const t = race.attempts[0]!.startedAt;
+    expect(race.attempts.map((a) => [a.family, a.startedAt])).toEqual([[6, t], [4, t]]);
+    expect(Math.abs(p2! - p1!) * 1000).toBeLessThan(250);
     expect(race.preferenceAfter).toBe(race.winner!.family === 6 ? 1 : -1);
   });
 
@@ -151,22 +125,29 @@ describe("Happy Eyeballs with P in the lab (thesis 6.2, Table 2)", () => {
     }
   });
 
-  it('IPv6 blackholed: IPv4 wins at once, P learns -1, -2, -3 and the IPv6 attempt is not even made any more', async () => {
+  it('IPv6 blackholed: IPv4 wins, P learns -1, -2, -3; once learned IPv4 goes first and IPv6 waits |P| x 10 ms', async () => {
     const bob6 = status.hosts.bob!.addresses.find((a) => a.path === 'p1')!.ipv6;
     await labExec(PREFIX, 'r1', ['ip', '-6', 'route', 'add', 'blackhole', `${bob6}/128`]);
     try {
       const names = stackAsking('p2', 0);
-      const seen: { before: number; after: number; families: number[]; p1: boolean }[] = [];
+      const seen: { before: number; after: number; first: number }[] = [];
       for (let i = 0; i < 3; i++) {
         const { result: race, p1, p2 } = await synTimes(() => open(names));
         expect(p2).toBeDefined();
         expect(race.winner?.family).toBe(4);
-        seen.push({ before: race.preferenceBefore, after: race.preferenceAfter, families: race.attempts.map((a) => a.family), p1: p1 !== undefined });
+        const [a, b] = race.attempts;
+        if (race.preferenceBefore < 0) {
+          // IPv4 first; an IPv6 attempt only if IPv4 had not connected within |P| x 10 ms,
+          // and then (its SYN dropped in r1) after IPv4's on the wire too.
+          if (b) expect(b.startedAt - a!.startedAt).toBeGreaterThanOrEqual(Math.abs(race.preferenceBefore) * 10);
+          if (p1 !== undefined) expect(p1).toBeGreaterThan(p2!);
+        }
+        seen.push({ before: race.preferenceBefore, after: race.preferenceAfter, first: a!.family });
       }
       expect(seen).toEqual([
-        { before: 0, after: -1, families: [6, 4], p1: true },
-        { before: -1, after: -2, families: [4], p1: false },
-        { before: -2, after: -3, families: [4], p1: false },
+        { before: 0, after: -1, first: 6 },
+        { before: -1, after: -2, first: 4 },
+        { before: -2, after: -3, first: 4 },
       ]);
     } finally {
       await labExec(PREFIX, 'r1', ['ip', '-6', 'route', 'del', 'blackhole', `${bob6}/128`]);

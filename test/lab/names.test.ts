@@ -11,8 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labDown, labExec, labSpawn, labUp, type LabStatusUp } from '../../apps/lab/lab.js';
+import { labDown, labExec, labUp, type LabStatusUp } from '../../apps/lab/lab.js';
 import { startTransferPeer } from '../../apps/lab/transfer-peer.js';
+import { startCapture } from './capture.js';
 import { privateBuild, runCommand } from './daemon-process.js';
 import { tshark } from './tun-lab.js';
 
@@ -42,29 +43,7 @@ function background(argv: string[], ready: RegExp): Promise<{ child: ChildProces
   });
 }
 
-/** tcpdump in `node`'s namespace on `iface`, writing `file`; resolves once it captures. */
-async function capture(node: string, iface: string, file: string, filter: string): Promise<ChildProcess> {
-  // -Z root: tcpdump would drop to its own user, which cannot write into our private temp
-  // directory; --immediate-mode: packets still in the kernel's ring at SIGINT are lost otherwise.
-  const c = labSpawn(PREFIX, node, ['tcpdump', '-Z', 'root', '--immediate-mode', '-i', iface, '-U', '-n', '-w', file, filter], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(c);
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    c.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (/listening on/.test(err)) resolve();
-    });
-    c.on('close', (code) => reject(new Error(`tcpdump exited ${code}: ${err}`)));
-  });
-  return c;
-}
 
-async function stop(c: ChildProcess): Promise<void> {
-  if (c.exitCode !== null) return;
-  const closed = new Promise((r) => c.once('close', r));
-  c.kill('SIGINT');
-  await closed;
-}
 
 beforeAll(async () => {
   build = privateBuild();
@@ -82,10 +61,9 @@ afterAll(async () => {
 
 describe('name-based connections in the lab', () => {
   it('alice -> carol: names in destination options both ways, verified both ways; tshark decodes them cleanly', async () => {
-    // On both path veths (the race takes carol's first IPv6 address in DNS order). Plain
-    // `ip6`: a BPF `tcp port` filter misses TCP behind an extension header, the named packets.
+    // On both path veths (the race takes carol's first IPv6 address in DNS order).
     const pcaps = ['p1', 'p2'].map((p) => join(tmp, `alice-${p}.pcap`));
-    const dumps = [await capture('alice', 'p1', pcaps[0]!, 'ip6'), await capture('alice', 'p2', pcaps[1]!, 'ip6')];
+    const dumps = [await startCapture(PREFIX, 'alice', 'p1', pcaps[0]!, 'ip6'), await startCapture(PREFIX, 'alice', 'p2', pcaps[1]!, 'ip6')];
     const listener = await background(
       cli('carol', 'listen', '7701', '--local-name', 'carol.lab.test', '--require-verified', '-v', '--exec', 'echo "$NAMESTACK_PEER_NAME $NAMESTACK_PEER_NAME_VERIFIED $NAMESTACK_LOCAL_NAME"; cat >/dev/null'),
       /listening on/,
@@ -98,7 +76,7 @@ describe('name-based connections in the lab', () => {
     expect(r.stderr).toMatch(/names: alice\.lab\.test -> carol\.lab\.test \(verified\)/);
     const path = /-> fd00:(\d):2::21 port 7701/.exec(r.stderr)?.[1];
     expect(path, r.stderr).toMatch(/^[12]$/);
-    for (const d of dumps) await stop(d);
+    for (const d of dumps) await d.stop();
     expect(listener.stderr()).toMatch(new RegExp(`connection from fd00:${path}:1::10 port \\d+ alice\\.lab\\.test \\(verified\\)`));
     const pcap = pcaps[Number(path) - 1]!;
 

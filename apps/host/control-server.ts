@@ -252,6 +252,18 @@ export class ControlServer {
     if (port === undefined) return refuse(unix, 'ENOSERVICE', `unknown service ${JSON.stringify(req.port)} (not in /etc/services)`);
     const addresses = parseAddress(req.host) ? [req.host] : this.opts.resolveHost(req.host.toLowerCase());
     if (!addresses?.length) return refuse(unix, 'ENOTFOUND', `${req.host} is neither an address nor a known host name`);
+    await this.connectAddresses(unix, addresses, port, req, rest, { host: req.host, port });
+  }
+
+  /** Plain TCP to each address in turn until one answers (the static hosts map and literal addresses). */
+  private async connectAddresses(
+    unix: Socket,
+    addresses: readonly string[],
+    port: number,
+    opts: { localAddress?: string; localPort?: number; noDelay?: boolean },
+    rest: Buffer,
+    what: Record<string, unknown>,
+  ): Promise<void> {
     const client = clientOf(unix);
     const limited = this.overLimit(client);
     if (limited) return refuse(unix, 'ELIMIT', limited);
@@ -260,16 +272,15 @@ export class ControlServer {
     let socket: StreamSocket | undefined;
     let lastError: unknown;
     try {
-      // One address after the other, in the order given (Happy Eyeballs arrives with stack/eyeballs).
       for (const address of addresses) {
         if (unix.destroyed) break;
         try {
           socket = await this.opts.transport.connect({
             address,
             port,
-            ...(req.localAddress !== undefined && { localAddress: req.localAddress }),
-            ...(req.localPort !== undefined && { localPort: req.localPort }),
-            ...(req.noDelay !== undefined && { noDelay: req.noDelay }),
+            ...(opts.localAddress !== undefined && { localAddress: opts.localAddress }),
+            ...(opts.localPort !== undefined && { localPort: opts.localPort }),
+            ...(opts.noDelay !== undefined && { noDelay: opts.noDelay }),
           });
           break;
         } catch (err) {
@@ -279,16 +290,20 @@ export class ControlServer {
     } finally {
       this.connecting--;
     }
-    this.connected(unix, socket, lastError, client, rest, { host: req.host, port });
+    this.connected(unix, socket, lastError, client, rest, what);
   }
 
   /** Name-based open: the transport resolves the name and races its addresses (Happy Eyeballs). */
   private async open(unix: Socket, req: Extract<ControlRequest, { op: 'open' }>, rest: Buffer): Promise<void> {
     if (this.stopping) return refuse(unix, 'ESHUTDOWN', 'the daemon is stopping');
-    const transport = this.opts.transport;
-    if (!transport.open) return refuse(unix, 'ENOTSUP', 'this daemon has no name layer');
     const port = resolvePort(req.service);
     if (port === undefined) return refuse(unix, 'ENOSERVICE', `unknown service ${JSON.stringify(req.service)} (not in /etc/services)`);
+    // The config's static hosts map comes before DNS (like nsswitch "files dns"): such a peer
+    // is reached by plain TCP to its listed addresses, without a name exchange.
+    const listed = this.opts.resolveHost(req.peerName.toLowerCase());
+    if (listed?.length) return this.connectAddresses(unix, listed, port, req, rest, { peerName: req.peerName, port });
+    const transport = this.opts.transport;
+    if (!transport.open) return refuse(unix, 'ENOTSUP', 'this daemon has no name layer');
     const client = clientOf(unix);
     const limited = this.overLimit(client);
     if (limited) return refuse(unix, 'ELIMIT', limited);

@@ -13,6 +13,10 @@ import type { DaemonConfig } from './config.js';
 import { nameTransport } from './name-transport.js';
 import type { StreamTransport } from './transport.js';
 
+function anyWildcard(n: { localName?: string; peerName?: string; requireVerified?: boolean }): boolean {
+  return (n.localName ?? '*') === '*' && (n.peerName ?? '*') === '*' && n.requireVerified !== true;
+}
+
 export function stackTransport(host: Host, runtime: HostRuntime, config: DaemonConfig): StreamTransport {
   const tcp = new TcpLayer(host);
   const driver: SocketDriver = { tcp, now: () => runtime.now(), kick: () => runtime.kick() };
@@ -40,7 +44,10 @@ export function stackTransport(host: Host, runtime: HostRuntime, config: DaemonC
         );
       }),
     listen: (opts, onConnection) =>
-      opts.names ? names.listen(opts, onConnection) : new Promise((resolve, reject) => {
+      // A daemon without a name layer (no nameservers) has no names of its own, so a name
+      // listener that asks for nothing but wildcards is a plain listener (any destination
+      // name, any peer); constraints it cannot check are refused by the name layer.
+      opts.names && (names.names !== undefined || !anyWildcard(opts.names)) ? names.listen(opts, onConnection) : new Promise((resolve, reject) => {
         const server = new TcpServer(driver, { allowHalfOpen: true, pauseOnConnect: true }, onConnection);
         server.once('error', reject);
         server.listen({ port: opts.port, backlog: opts.backlog, ...(opts.address !== undefined && { host: opts.address }) }, () => {

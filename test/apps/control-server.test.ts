@@ -498,7 +498,9 @@ describe('clients that die', () => {
       }).then((port) => killVictim(path, port, 200_000, 'ECONNABORTED'));
     });
     await peerClosed;
-    expect(peerError).toBe('ECONNRESET');
+    // The kernel peer is writing when the reset arrives: Linux reports it as ECONNRESET, or as
+    // EPIPE when the RST lands between two writes. Either is the reset; a clean close is not.
+    expect(['ECONNRESET', 'EPIPE']).toContain(peerError);
     await drained(server, transport);
     expect((await controlCall(path, { op: 'ping' })).ok).toBe(true);
   });

@@ -1,0 +1,396 @@
+// MPTCP throughput, scheduling and failover, namestack against the Linux kernel, measured in
+// the same run on the same two lab paths (docs/lab.md), bob's kernel MPTCP the far end of both:
+//
+//   kernel:    dave (mptcpize run iperf3 -c)   <-> bob (mptcpize run iperf3 -s)
+//   namestack: alice (perf engine on namestack's MptcpLayer, in this process) <-> bob (same)
+//
+// Figures (issue 5 item 6):
+//   1. p1 and p2 limited to 200 Mbit/s each (tbf): aggregate vs the 400 Mbit/s sum and vs kernel;
+//   2. heterogeneous: p1 100 Mbit/s at 10 ms RTT, p2 50 Mbit/s at 60 ms RTT with 0.5% loss
+//      each way: every namestack scheduler vs the kernel;
+//   3. failover on the 200 Mbit/s paths: the client's p1 link goes down mid-transfer
+//      (setLink); the longest receiver goodput stall from bob's iperf3 intervals (0.1 s), and
+//      bytes lost from a separate SHA-256-checked transfer (transfer-peer.ts) cut the same way;
+//   4. unlimited paths: throughput vs kernel MPTCP.
+// Every kernel end runs CUBIC (-C cubic; this machine's default is BBR). namestack runs its
+// defaults (LIA coupled congestion control) unless a scheduler is named.
+// bob's MPTcpExt counters (/proc/net/netstat) are read around every run, so a row that fell
+// back to plain TCP or ran on one subflow shows it.
+//
+// Run: npx tsc -p tsconfig.json && scripts/bench-mptcp [--seconds 5] [--prefix bmp] [--record] [--keep]
+
+import { appendFileSync } from 'node:fs';
+import { randomBytes, createHash } from 'node:crypto';
+import { cpus, release, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { readConfigFile } from '../apps/host/config.js';
+import { startHostDaemon } from '../apps/host/daemon.js';
+import { createLogger } from '../apps/host/log.js';
+import { NO_TRANSPORT } from '../apps/host/transport.js';
+import { attachNamestackLink, impairPath, labDown, labExec, labSpawn, labStatus, labUp, setLink, type LabStatusUp } from '../apps/lab/lab.js';
+import { startTransferPeer } from '../apps/lab/transfer-peer.js';
+import { runClient } from '../apps/perf/client.js';
+import { DEFAULT_SETTINGS } from '../apps/perf/protocol.js';
+import type { PerfReport } from '../apps/perf/report.js';
+import { namestackTransport } from '../apps/perf/stack-transport.js';
+import type { PerfTransport } from '../apps/perf/transport.js';
+import type { MptcpConfig, MptcpSchedulerName } from '../stack/config.js';
+import { MptcpLayer } from '../stack/mptcp/layer.js';
+import { SCHEDULER_NAMES } from '../stack/mptcp/scheduler.js';
+import { TcpLayer } from '../stack/tcp/layer.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const PORT = 5201;
+const TRANSFER_PORT = 5301;
+const CONGESTION = 'cubic';
+/** bob's iperf3 reports receiver goodput every this many seconds (the stall resolution). */
+const INTERVAL_S = 0.1;
+const PATHS = ['p1', 'p2'] as const;
+
+type Outcome = { ok: true; mbps: number; note: string } | { ok: false; why: string };
+
+function log(line: string): void {
+  process.stderr.write(`bench-mptcp: ${line}\n`);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** bob's MPTcpExt counters (the kernel's view: MP_CAPABLE and MP_JOIN seen as server). */
+async function bobMptcpCounters(prefix: string): Promise<Record<string, number>> {
+  const r = await labExec(prefix, 'bob', ['cat', '/proc/net/netstat']);
+  const lines = r.stdout.split('\n').filter((l) => l.startsWith('MPTcpExt:'));
+  const out: Record<string, number> = {};
+  if (lines.length < 2) return out;
+  const names = lines[0]!.split(/\s+/).slice(1);
+  const values = lines[1]!.split(/\s+/).slice(1);
+  names.forEach((n, i) => (out[n] = Number(values[i])));
+  return out;
+}
+
+function counterNote(before: Record<string, number>, after: Record<string, number>): string {
+  const d = (k: string): number => (after[k] ?? 0) - (before[k] ?? 0);
+  return `bob saw MP_CAPABLE SYN ${d('MPCapableSYNRX')}, MP_JOIN ACK ${d('MPJoinAckRx')}, fallbacks ${d('MPCapableFallbackACK') + d('MPCapableFallbackSYNACK')}`;
+}
+
+interface Iperf3Server {
+  report: Promise<PerfReport>;
+  stop(): Promise<void>;
+}
+
+/** `mptcpize run iperf3 -s -1 -J` on bob, once it listens. */
+async function iperf3ServerOnBob(prefix: string): Promise<Iperf3Server> {
+  const child = labSpawn(prefix, 'bob', ['mptcpize', 'run', 'iperf3', '-s', '-1', '-J', '-i', String(INTERVAL_S), '-p', String(PORT)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const report = exited.then(() => {
+    try {
+      return JSON.parse(out) as PerfReport;
+    } catch {
+      throw new Error(`iperf3 -s on bob printed no JSON: ${out.slice(0, 200)}`);
+    }
+  });
+  report.catch(() => {});
+  const stop = (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+    return exited;
+  };
+  for (let i = 0; i < 200; i++) {
+    const ss = await labExec(prefix, 'bob', ['ss', '-Hltn', `sport = :${PORT}`]);
+    if (ss.stdout.trim() !== '') return { report, stop };
+    await sleep(25);
+  }
+  await stop();
+  throw new Error('iperf3 -s on bob did not listen');
+}
+
+function bobAddress(status: LabStatusUp, path = 'p1'): string {
+  return status.hosts.bob!.addresses.find((a) => a.path === path)!.ipv4;
+}
+
+/** Alice's namestack stack in this process, with an MptcpLayer for the perf engine. */
+interface Alice {
+  transport: PerfTransport;
+  mptcp: MptcpLayer;
+  stop(): Promise<void>;
+}
+
+async function startAlice(status: LabStatusUp): Promise<Alice> {
+  const alice = status.hosts.alice!;
+  if (alice.daemon?.running) throw new Error(`alice in lab '${status.prefix}' runs a daemon: use another --prefix`);
+  const config = readConfigFile(alice.configFile!);
+  config.control = join(tmpdir(), `bench-mptcp-${process.pid}.sock`);
+  for (const link of config.links) link.netns = alice.namespace;
+  let parts: { transport: PerfTransport; mptcp: MptcpLayer } | undefined;
+  const daemon = await startHostDaemon(config, {
+    log: createLogger('error'),
+    transport: (host, runtime) => {
+      const tcp = new TcpLayer(host);
+      const mptcp = new MptcpLayer(host, tcp);
+      parts = { mptcp, transport: namestackTransport({ tcp, now: () => runtime.now(), kick: () => runtime.kick() }, mptcp) };
+      return NO_TRANSPORT;
+    },
+  });
+  try {
+    for (const [i, a] of alice.addresses.entries()) await attachNamestackLink(status.prefix, 'alice', a.path, config.links[i]!.tun);
+  } catch (e) {
+    await daemon.stop();
+    throw e;
+  }
+  return { ...parts!, stop: () => daemon.stop() };
+}
+
+interface Run {
+  client: PerfReport;
+  server: PerfReport;
+  note: string;
+}
+
+/** One iperf3 test to bob from dave (kernel) or alice (namestack); `during` runs alongside. */
+async function iperfRun(status: LabStatusUp, who: 'kernel' | Alice, seconds: number, during?: () => Promise<void>): Promise<Run> {
+  const before = await bobMptcpCounters(status.prefix);
+  const server = await iperf3ServerOnBob(status.prefix);
+  let client: PerfReport;
+  try {
+    const side = during?.();
+    if (who === 'kernel') {
+      const r = await labExec(status.prefix, 'dave', ['mptcpize', 'run', 'iperf3', '-c', bobAddress(status), '-p', String(PORT), '-t', String(seconds), '-C', CONGESTION, '-J'], {
+        timeoutMs: (seconds + 30) * 1000,
+      });
+      client = JSON.parse(r.stdout) as PerfReport;
+    } else {
+      client = await runClient({ host: bobAddress(status), port: PORT, transport: who.transport, settings: { ...DEFAULT_SETTINGS, durationSeconds: seconds, congestion: CONGESTION } });
+    }
+    await side;
+  } finally {
+    await server.stop();
+  }
+  if (client.error || !client.end) throw new Error(`client: ${client.error ?? 'no result'}`);
+  const serverReport = await server.report;
+  return { client, server: serverReport, note: counterNote(before, await bobMptcpCounters(status.prefix)) };
+}
+
+function mbps(run: Run): number {
+  return run.client.end!.sum_received.bits_per_second / 1e6;
+}
+
+async function attempt(what: string, f: () => Promise<Outcome & { ok: true }>): Promise<Outcome> {
+  try {
+    const o = await f();
+    log(`${what}: ${o.mbps.toFixed(1)} (${o.note})`);
+    return o;
+  } catch (err) {
+    const why = (err as Error).message.split('\n')[0]!;
+    log(`${what}: not measured: ${why}`);
+    return { ok: false, why };
+  }
+}
+
+async function throughput(status: LabStatusUp, who: 'kernel' | Alice, seconds: number): Promise<Outcome & { ok: true }> {
+  const run = await iperfRun(status, who, seconds);
+  return { ok: true, mbps: mbps(run), note: run.note };
+}
+
+/** Sets the scheduler of the connections alice opens from now on (MptcpLayer reads config.mptcp at connect). */
+function useScheduler(alice: Alice, name: MptcpSchedulerName): void {
+  (alice.mptcp.config as MptcpConfig).scheduler = name;
+}
+
+/**
+ * The longest stretch after `cutAt` seconds in which bob's receiver goodput stayed under a
+ * tenth of its median before the cut (s, at INTERVAL_S resolution).
+ */
+function longestStall(server: PerfReport, cutAt: number): number {
+  const iv = server.intervals.map((i) => ({ start: i.sum.start, end: i.sum.end, bps: i.sum.bits_per_second }));
+  const before = iv.filter((i) => i.end <= cutAt).map((i) => i.bps).sort((a, b) => a - b);
+  if (before.length === 0) throw new Error('no interval before the cut');
+  const threshold = before[Math.floor(before.length / 2)]! / 10;
+  let longest = 0;
+  let run = 0;
+  for (const i of iv.filter((x) => x.end > cutAt)) {
+    if (i.bps < threshold) run += i.end - i.start;
+    else run = 0;
+    longest = Math.max(longest, run);
+  }
+  return longest;
+}
+
+async function cutLater(prefix: string, host: string, ms: number): Promise<void> {
+  await sleep(ms);
+  await setLink(prefix, host, 'p1', false);
+}
+
+/** Failover stall: an iperf3 test whose client loses p1 halfway. */
+async function failoverStall(status: LabStatusUp, who: 'kernel' | Alice, seconds: number): Promise<{ stall: number; note: string }> {
+  const host = who === 'kernel' ? 'dave' : 'alice';
+  const cutAt = seconds / 2;
+  try {
+    // The client's test starts ~0.1 s after the server listens; the interval clock is bob's.
+    const run = await iperfRun(status, who, seconds, () => cutLater(status.prefix, host, cutAt * 1000));
+    return { stall: longestStall(run.server, cutAt + 0.2), note: `${mbps(run).toFixed(1)} Mbit/s overall; ${run.note}` };
+  } finally {
+    await setLink(status.prefix, host, 'p1', true);
+  }
+}
+
+/** Bytes lost: a SHA-256-checked transfer to bob whose client loses p1 mid-way. */
+async function failoverLoss(status: LabStatusUp, who: 'kernel' | Alice, size: number, cutMs: number): Promise<string> {
+  const host = who === 'kernel' ? 'dave' : 'alice';
+  const bob = startTransferPeer(status.prefix, 'bob', { role: 'server', protocol: 'mptcp', host: '0.0.0.0', port: TRANSFER_PORT, size: 0 });
+  try {
+    await bob.ready;
+    const cut = cutLater(status.prefix, host, cutMs);
+    let sent: { n: number; sha: string };
+    if (who === 'kernel') {
+      const dave = startTransferPeer(status.prefix, 'dave', { role: 'client', protocol: 'mptcp', host: bobAddress(status), port: TRANSFER_PORT, size });
+      const r = await dave.done;
+      sent = { n: r.sent, sha: r.sentSha256 };
+    } else {
+      const payload = randomBytes(size);
+      const socket = await who.transport.connect(bobAddress(status), TRANSFER_PORT);
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.on('data', () => {});
+        socket.once('end', () => resolve());
+        socket.end(payload);
+      });
+      socket.destroy();
+      sent = { n: size, sha: createHash('sha256').update(payload).digest('hex') };
+    }
+    await cut;
+    const r = await bob.done;
+    const same = r.receivedSha256 === sent.sha;
+    return `${sent.n - r.received} (sent ${sent.n}, bob received ${r.received}, SHA-256 ${same ? 'equal' : 'DIFFERENT'})`;
+  } finally {
+    bob.child.kill();
+    await setLink(status.prefix, host, 'p1', true);
+  }
+}
+
+async function safe<T>(what: string, f: () => Promise<T>): Promise<T | { error: string }> {
+  try {
+    const v = await f();
+    log(`${what}: ${JSON.stringify(v)}`);
+    return v;
+  } catch (err) {
+    const error = (err as Error).message.split('\n')[0]!;
+    log(`${what}: not measured: ${error}`);
+    return { error };
+  }
+}
+
+const cell = (o: Outcome): string => (o.ok ? o.mbps.toFixed(1) : `not measured (${o.why})`);
+const ratio = (a: Outcome, b: Outcome | number): string => {
+  const d = typeof b === 'number' ? b : b.ok ? b.mbps : NaN;
+  return a.ok && Number.isFinite(d) && d > 0 ? (a.mbps / d).toFixed(2) : 'n/a';
+};
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '5' },
+      prefix: { type: 'string', default: 'bmp' },
+      record: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+    },
+  });
+  const seconds = Number(values.seconds);
+  if (!Number.isInteger(seconds) || seconds < 2 || seconds > 600) throw new Error('--seconds must be 2..600');
+  const prefix = values.prefix!;
+  const wasUp = (await labStatus(prefix)).up;
+  const status = await labUp({ prefix });
+  const alice = await startAlice(status);
+  const lines: string[] = [];
+  const notes: string[] = [];
+  const clear = async (): Promise<void> => {
+    for (const p of PATHS) await impairPath(prefix, p, null);
+  };
+  try {
+    // 1. two paths at 200 Mbit/s each
+    for (const p of PATHS) await impairPath(prefix, p, { rateBitsPerSecond: 200e6 });
+    const k200 = await attempt('kernel 2x200', () => throughput(status, 'kernel', seconds));
+    useScheduler(alice, 'default');
+    const n200 = await attempt('namestack 2x200', () => throughput(status, alice, seconds));
+    lines.push(
+      '| figure | kernel dave<->bob | namestack alice<->bob | namestack / kernel | other |',
+      '|---|---:|---:|---:|---|',
+      `| 2 paths x 200 Mbit/s, Mbit/s | ${cell(k200)} | ${cell(n200)} | ${ratio(n200, k200)} | of the 400 sum: kernel ${ratio(k200, 400)}, namestack ${ratio(n200, 400)} (floor 0.95) |`,
+    );
+    for (const [w, o] of [['kernel', k200], ['namestack', n200]] as const) if (o.ok) notes.push(`- 2x200 ${w}: ${o.note}`);
+
+    // 3. failover on the same paths (links restored after each)
+    const fk = await safe('kernel failover stall', () => failoverStall(status, 'kernel', seconds));
+    const fn = await safe('namestack failover stall', () => failoverStall(status, alice, seconds));
+    const size = 64 * 1024 * 1024;
+    const lk = await safe('kernel failover bytes lost', () => failoverLoss(status, 'kernel', size, 600));
+    const ln = await safe('namestack failover bytes lost', () => failoverLoss(status, alice, size, 600));
+    const stall = (v: { stall: number } | { error: string }): string => ('error' in v ? `not measured (${v.error})` : v.stall.toFixed(1));
+    const str = (v: string | { error: string }): string => (typeof v === 'string' ? v : `not measured (${v.error})`);
+    lines.push(
+      `| failover: longest goodput stall after p1 dies, s (floor < 1) | ${stall(fk)} | ${stall(fn)} | | 0.1 s intervals at bob; < 10% of the pre-cut median counts as stalled |`,
+      `| failover: bytes lost (must be 0), 64 MiB transfer | ${str(lk)} | ${str(ln)} | | |`,
+    );
+    for (const [w, v] of [['kernel', fk], ['namestack', fn]] as const) if (!('error' in v)) notes.push(`- failover ${w}: ${v.note}`);
+
+    // 2. heterogeneous paths
+    await impairPath(prefix, 'p1', { rateBitsPerSecond: 100e6, delayMs: 5 });
+    await impairPath(prefix, 'p2', { rateBitsPerSecond: 50e6, delayMs: 30, lossRate: 0.005 });
+    const kh = await attempt('kernel hetero', () => throughput(status, 'kernel', seconds));
+    const schedulers = SCHEDULER_NAMES;
+    const nh: [string, Outcome][] = [];
+    for (const s of schedulers) {
+      useScheduler(alice, s);
+      nh.push([s, await attempt(`namestack hetero ${s}`, () => throughput(status, alice, seconds))]);
+    }
+    useScheduler(alice, 'default');
+    for (const [s, o] of nh) {
+      lines.push(`| heterogeneous (100M/10ms + 50M/60ms 0.5% loss), scheduler ${s}, Mbit/s | ${cell(kh)} | ${cell(o)} | ${ratio(o, kh)} | of the 150 sum: ${ratio(o, 150)} |`);
+      if (o.ok) notes.push(`- heterogeneous ${s}: ${o.note}`);
+    }
+    if (kh.ok) notes.push(`- heterogeneous kernel: ${kh.note}`);
+
+    // 4. unlimited
+    await clear();
+    const ku = await attempt('kernel unlimited', () => throughput(status, 'kernel', seconds));
+    const nu = await attempt('namestack unlimited', () => throughput(status, alice, seconds));
+    lines.push(`| unlimited paths, Mbit/s | ${cell(ku)} | ${cell(nu)} | ${ratio(nu, ku)} | |`);
+    for (const [w, o] of [['kernel', ku], ['namestack', nu]] as const) if (o.ok) notes.push(`- unlimited ${w}: ${o.note}`);
+  } finally {
+    await alice.stop();
+    await clear().catch(() => undefined);
+    if (!wasUp && !values.keep) await labDown(prefix);
+  }
+
+  const machine = `nproc ${cpus().length}, Linux ${release()}, Node ${process.version}`;
+  const date = new Date().toISOString();
+  const body = [...lines, '', ...notes].join('\n');
+  process.stdout.write(body + '\n');
+  if (values.record) {
+    appendFileSync(
+      join(ROOT, 'docs', 'BENCHMARKS.md'),
+      [
+        '',
+        `## MPTCP vs kernel MPTCP (scripts/bench-mptcp), ${date.slice(0, 10)}`,
+        '',
+        `Command: \`npx tsc -p tsconfig.json && scripts/bench-mptcp --seconds ${seconds} --record\` (root).`,
+        `Date: ${date}. Machine: ${machine}. One run, each figure a single ${seconds} s iperf3 test`,
+        'client -> bob (bob under `mptcpize run iperf3 -s`), dave as kernel client under `mptcpize run',
+        "iperf3 -C cubic`, alice as namestack's MptcpLayer in the benchmark's process (LIA, scheduler",
+        "as named, 'default' elsewhere). Rates are tbf on the routers (both directions), delay and loss",
+        "the lab relay, per direction (so 10 ms RTT = 5 ms each way). Failover: the client's p1 link",
+        'is set down half-way through the test (setLink) and restored after it.',
+        '',
+        body,
+        '',
+      ].join('\n'),
+    );
+    log('appended to docs/BENCHMARKS.md');
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench-mptcp: ${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});

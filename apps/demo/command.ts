@@ -8,6 +8,7 @@ import { labDown, labExec, labUp, type LabStatusUp } from '../lab/lab.js';
 import { streamThroughDaemon } from '../lab/namestack-transfer.js';
 import { startTransferPeer } from '../lab/transfer-peer.js';
 import { NAME_STEPS } from './name-steps.js';
+import { PATH_STEPS } from './path-steps.js';
 
 interface DemoContext {
   prefix: string;
@@ -131,6 +132,7 @@ const STEPS: Step[] = [
     },
   },
   ...NAME_STEPS,
+  ...PATH_STEPS,
 ];
 
 /**

@@ -22,19 +22,19 @@ export interface NameStep {
   run(ctx: NameStepContext): Promise<string>;
 }
 
-function control(ctx: NameStepContext, host: string): string {
+export function control(ctx: NameStepContext, host: string): string {
   const c = ctx.lab.hosts[host]?.controlSocket;
   if (!c) throw new Error(`${host} has no namestack daemon`);
   return c;
 }
 
-function sha256(data: Uint8Array): string {
+export function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
 
 /** Within `ms`, or the step fails with `what`. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms)));
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));

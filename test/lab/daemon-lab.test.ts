@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labDown, labExec, labSpawn, labUp, type LabStatusUp } from '../../apps/lab/lab.js';
+import { impairPath, labDown, labExec, labSpawn, labUp, type LabStatusUp } from '../../apps/lab/lab.js';
 import { KernelPeers, privateBuild, runCommand, startCommand } from './daemon-process.js';
 
 const PREFIX = `nst-dl-${process.pid}`;
@@ -71,6 +71,37 @@ describe('namestack host in the lab', () => {
       }
     });
   }
+
+  /** bob pings alice's stack on p1: [sent, received, min RTT ms]. */
+  async function pingAlice(count: number, interval: string): Promise<[number, number, number]> {
+    const r = await labExec(PREFIX, 'bob', ['ping', '-n', '-q', '-c', String(count), '-i', interval, '-W', '2', '-I', addr('bob', 'p1').ipv4, addr('alice', 'p1').ipv4]);
+    const counts = /(\d+) packets transmitted, (\d+) received/.exec(r.stdout);
+    const rtt = /= ([\d.]+)\//.exec(r.stdout);
+    return [Number(counts?.[1] ?? 0), Number(counts?.[2] ?? 0), Number(rtt?.[1] ?? NaN)];
+  }
+
+  it("the path's impairment applies to alice's stack: 10% loss each way over 10,000 echoes, +50 ms RTT", async () => {
+    try {
+      await impairPath(PREFIX, 'p1', { lossRate: 0.1 });
+      const [sent, received] = await pingAlice(10_000, '0.0003');
+      // Request and reply each cross the path: received/sent = (1 - loss)^2.
+      const oneWay = 1 - Math.sqrt(received / sent);
+      console.log(`lab: --loss 10% on p1, bob -> alice's stack: ${received}/${sent} echoes answered, one-way loss ${(oneWay * 100).toFixed(2)}%`);
+      expect(sent).toBe(10_000);
+      expect(oneWay).toBeGreaterThan(0.07);
+      expect(oneWay).toBeLessThan(0.13);
+      await impairPath(PREFIX, 'p1', null);
+      const [, , before] = await pingAlice(20, '0.02');
+      await impairPath(PREFIX, 'p1', { delayMs: 25 });
+      const [, answered, after] = await pingAlice(20, '0.02');
+      console.log(`lab: --delay 25ms on p1, bob -> alice's stack: min RTT ${before} -> ${after} ms`);
+      expect(answered).toBe(20);
+      expect(after - before).toBeGreaterThan(45);
+      expect(after - before).toBeLessThan(55);
+    } finally {
+      await impairPath(PREFIX, 'p1', null);
+    }
+  });
 
   it("alice's stack to carol's stack: namestack on both ends, data both ways", async () => {
     const toAlice = randomBytes(600_000);

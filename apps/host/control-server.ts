@@ -255,6 +255,18 @@ export class ControlServer {
     await this.connectAddresses(unix, addresses, port, req, rest, { host: req.host, port });
   }
 
+  /** Counts a new stream against its client's limits; refuses and answers undefined when over. */
+  private admit(unix: Socket): string | undefined {
+    const client = clientOf(unix);
+    const limited = this.overLimit(client);
+    if (limited) {
+      refuse(unix, 'ELIMIT', limited);
+      return undefined;
+    }
+    this.take(client);
+    return client;
+  }
+
   /** Plain TCP to each address in turn until one answers (the static hosts map and literal addresses). */
   private async connectAddresses(
     unix: Socket,
@@ -264,10 +276,8 @@ export class ControlServer {
     rest: Buffer,
     what: Record<string, unknown>,
   ): Promise<void> {
-    const client = clientOf(unix);
-    const limited = this.overLimit(client);
-    if (limited) return refuse(unix, 'ELIMIT', limited);
-    this.take(client);
+    const client = this.admit(unix);
+    if (client === undefined) return;
     this.connecting++;
     let socket: StreamSocket | undefined;
     let lastError: unknown;
@@ -304,10 +314,8 @@ export class ControlServer {
     if (listed?.length) return this.connectAddresses(unix, listed, port, req, rest, { peerName: req.peerName, port });
     const transport = this.opts.transport;
     if (!transport.open) return refuse(unix, 'ENOTSUP', 'this daemon has no name layer');
-    const client = clientOf(unix);
-    const limited = this.overLimit(client);
-    if (limited) return refuse(unix, 'ELIMIT', limited);
-    this.take(client);
+    const client = this.admit(unix);
+    if (client === undefined) return;
     this.connecting++;
     let socket: StreamSocket | undefined;
     let error: unknown;

@@ -94,9 +94,9 @@ export const PATH_STEPS: NameStep[] = [
     async run(ctx) {
       const port = 7104;
       const size = 32 << 20;
-      // bob's answer is small and acknowledged before the cut: when bob's kernel still has
-      // data in flight on the cut subflows, alice's stack does not yet take all of it after
-      // the cut (bob's snd_una stops short of write_seq, the transfer hangs; a stack bug).
+      // bob's answer is small and acknowledged before the cut: when bob's kernel sends much
+      // across a cut and the path comes back, alice's stack does not yet take all of it (bob's
+      // snd_una stops megabytes short of write_seq and the transfer hangs; a stack bug).
       const answer = 256 << 10;
       const path = control(ctx, 'alice');
       const server = startTransferPeer(ctx.prefix, 'bob', { role: 'server', protocol: 'mptcp', host: '::', port, size: answer });
@@ -135,6 +135,10 @@ export const PATH_STEPS: NameStep[] = [
         transfer.catch(() => {});
         const done = transfer.then(() => true);
         while (!(await Promise.race([done, sleep(100).then(() => false)]))) await sample();
+      } catch (err) {
+        socket.destroy();
+        server.child.kill('SIGKILL');
+        throw err;
       } finally {
         if (down) await setLink(ctx.prefix, 'alice', cut, true);
       }

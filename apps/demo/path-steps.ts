@@ -152,10 +152,12 @@ export const PATH_STEPS: NameStep[] = [
   {
     title: 'throughput: 2 s alice -> bob through namestack (namestack perf) next to the kernel dave -> bob (iperf3 -C cubic), p1 IPv4',
     async run(ctx) {
-      const port = 5211;
+      // One server per run: iperf3 -s is still closing the first test when the second comes.
+      const [port, kernelPort] = [5211, 5212];
       const bob = ctx.lab.hosts.bob!.addresses.find((a) => a.path === 'p1')!.ipv4;
-      const server = await startIperfServer(ctx, 'bob', port);
+      const servers = [await startIperfServer(ctx, 'bob', port)];
       try {
+        servers.push(await startIperfServer(ctx, 'bob', kernelPort));
         const report = await within(
           runClient({ host: bob, port, settings: { ...DEFAULT_SETTINGS, durationSeconds: 2 }, transport: controlTransport(control(ctx, 'alice')), collectIntervals: false }),
           10_000,
@@ -163,13 +165,13 @@ export const PATH_STEPS: NameStep[] = [
         );
         if (report.error || !report.end) throw new Error(`namestack perf: ${report.error ?? 'no result'}`);
         const ours = report.end.sum_received.bits_per_second;
-        const k = await labExec(ctx.prefix, 'dave', ['iperf3', '-c', bob, '-p', String(port), '-t', '2', '-C', 'cubic', '-J'], { timeoutMs: 10_000 });
+        const k = await labExec(ctx.prefix, 'dave', ['iperf3', '-c', bob, '-p', String(kernelPort), '-t', '2', '-C', 'cubic', '-J'], { timeoutMs: 10_000 });
         const kernel = (JSON.parse(k.stdout || '{}') as { end?: { sum_received?: { bits_per_second: number } }; error?: string });
         if (k.code !== 0 || !kernel.end?.sum_received) throw new Error(`kernel iperf3 dave -> bob: ${kernel.error ?? k.stderr.trim()}`);
         if (ours <= 0) throw new Error('namestack moved no data');
         return `namestack alice -> bob ${gbits(ours)}; kernel dave -> bob ${gbits(kernel.end.sum_received.bits_per_second)}`;
       } finally {
-        server.stop();
+        for (const server of servers) server.stop();
       }
     },
   },

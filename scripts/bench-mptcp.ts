@@ -57,6 +57,13 @@ function log(line: string): void {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** `p`, or a rejection naming `what` after `ms` (a stuck transfer must not stop the run). */
+function within<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms)));
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}
+
 /** bob's MPTcpExt counters (the kernel's view: MP_CAPABLE and MP_JOIN seen as server). */
 async function bobMptcpCounters(prefix: string): Promise<Record<string, number>> {
   const r = await labExec(prefix, 'bob', ['cat', '/proc/net/netstat']);
@@ -93,7 +100,9 @@ async function iperf3ServerOnBob(prefix: string): Promise<Iperf3Server> {
     }
   });
   report.catch(() => {});
-  const stop = (): Promise<void> => {
+  // iperf3 -s -1 writes its JSON after the client's end; a client that failed never comes.
+  const stop = async (): Promise<void> => {
+    await Promise.race([exited, sleep(5000)]);
     if (child.exitCode === null && child.signalCode === null) child.kill();
     return exited;
   };
@@ -161,7 +170,8 @@ async function iperfRun(status: LabStatusUp, who: 'kernel' | Alice, seconds: num
       });
       client = JSON.parse(r.stdout) as PerfReport;
     } else {
-      client = await runClient({ host: bobAddress(status), port: PORT, transport: who.transport, settings: { ...DEFAULT_SETTINGS, durationSeconds: seconds, congestion: CONGESTION } });
+      const run = runClient({ host: bobAddress(status), port: PORT, transport: who.transport, settings: { ...DEFAULT_SETTINGS, durationSeconds: seconds, congestion: CONGESTION } });
+      client = await within('the namestack iperf3 client', (seconds + 20) * 1000, run);
     }
     await side;
   } finally {
@@ -243,24 +253,23 @@ async function failoverLoss(status: LabStatusUp, who: 'kernel' | Alice, size: nu
     await bob.ready;
     const cut = cutLater(status.prefix, host, cutMs);
     let sent: { n: number; sha: string };
+    let socket: Awaited<ReturnType<PerfTransport['connect']>> | undefined;
     if (who === 'kernel') {
       const dave = startTransferPeer(status.prefix, 'dave', { role: 'client', protocol: 'mptcp', host: bobAddress(status), port: TRANSFER_PORT, size });
-      const r = await dave.done;
+      const r = await within("dave's transfer peer", 60_000, dave.done);
       sent = { n: r.sent, sha: r.sentSha256 };
     } else {
+      // Bob sends nothing and half-closes at once; ours half-closes after the payload, and
+      // bob's report (it exits on our DATA_FIN) says what arrived.
       const payload = randomBytes(size);
-      const socket = await who.transport.connect(bobAddress(status), TRANSFER_PORT);
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.on('data', () => {});
-        socket.once('end', () => resolve());
-        socket.end(payload);
-      });
-      socket.destroy();
+      socket = await who.transport.connect(bobAddress(status), TRANSFER_PORT);
+      socket.on('data', () => {});
+      socket.on('error', (e: Error) => log(`namestack transfer socket: ${e.message}`));
+      socket.end(payload);
       sent = { n: size, sha: createHash('sha256').update(payload).digest('hex') };
     }
     await cut;
-    const r = await bob.done;
+    const r = await within("bob's transfer peer", 60_000, bob.done).finally(() => socket?.destroy());
     const same = r.receivedSha256 === sent.sha;
     return `${sent.n - r.received} (sent ${sent.n}, bob received ${r.received}, SHA-256 ${same ? 'equal' : 'DIFFERENT'})`;
   } finally {
@@ -301,6 +310,8 @@ async function main(): Promise<void> {
   const prefix = values.prefix!;
   const wasUp = (await labStatus(prefix)).up;
   const status = await labUp({ prefix });
+  // A run killed during failover leaves a client link down; every figure needs both paths.
+  for (const host of ['alice', 'dave']) for (const p of PATHS) await setLink(prefix, host, p, true);
   const alice = await startAlice(status);
   const lines: string[] = [];
   const notes: string[] = [];
@@ -319,20 +330,6 @@ async function main(): Promise<void> {
       `| 2 paths x 200 Mbit/s, Mbit/s | ${cell(k200)} | ${cell(n200)} | ${ratio(n200, k200)} | of the 400 sum: kernel ${ratio(k200, 400)}, namestack ${ratio(n200, 400)} (floor 0.95) |`,
     );
     for (const [w, o] of [['kernel', k200], ['namestack', n200]] as const) if (o.ok) notes.push(`- 2x200 ${w}: ${o.note}`);
-
-    // 3. failover on the same paths (links restored after each)
-    const fk = await safe('kernel failover stall', () => failoverStall(status, 'kernel', seconds));
-    const fn = await safe('namestack failover stall', () => failoverStall(status, alice, seconds));
-    const size = 64 * 1024 * 1024;
-    const lk = await safe('kernel failover bytes lost', () => failoverLoss(status, 'kernel', size, 600));
-    const ln = await safe('namestack failover bytes lost', () => failoverLoss(status, alice, size, 600));
-    const stall = (v: { stall: number } | { error: string }): string => ('error' in v ? `not measured (${v.error})` : v.stall.toFixed(1));
-    const str = (v: string | { error: string }): string => (typeof v === 'string' ? v : `not measured (${v.error})`);
-    lines.push(
-      `| failover: longest goodput stall after p1 dies, s (floor < 1) | ${stall(fk)} | ${stall(fn)} | | 0.1 s intervals at bob; < 10% of the pre-cut median counts as stalled |`,
-      `| failover: bytes lost (must be 0), 64 MiB transfer | ${str(lk)} | ${str(ln)} | | |`,
-    );
-    for (const [w, v] of [['kernel', fk], ['namestack', fn]] as const) if (!('error' in v)) notes.push(`- failover ${w}: ${v.note}`);
 
     // 2. heterogeneous paths
     await impairPath(prefix, 'p1', { rateBitsPerSecond: 100e6, delayMs: 5 });
@@ -357,6 +354,22 @@ async function main(): Promise<void> {
     const nu = await attempt('namestack unlimited', () => throughput(status, alice, seconds));
     lines.push(`| unlimited paths, Mbit/s | ${cell(ku)} | ${cell(nu)} | ${ratio(nu, ku)} | |`);
     for (const [w, o] of [['kernel', ku], ['namestack', nu]] as const) if (o.ok) notes.push(`- unlimited ${w}: ${o.note}`);
+    // 3. failover last (a connection that never recovers must not weigh on the other figures),
+    // on the 200 Mbit/s paths again; links restored after each
+    for (const p of PATHS) await impairPath(prefix, p, { rateBitsPerSecond: 200e6 });
+    const fk = await safe('kernel failover stall', () => failoverStall(status, 'kernel', seconds));
+    const fn = await safe('namestack failover stall', () => failoverStall(status, alice, seconds));
+    const size = 64 * 1024 * 1024;
+    const lk = await safe('kernel failover bytes lost', () => failoverLoss(status, 'kernel', size, 600));
+    const ln = await safe('namestack failover bytes lost', () => failoverLoss(status, alice, size, 600));
+    const stall = (v: { stall: number } | { error: string }): string => ('error' in v ? `not measured (${v.error})` : v.stall.toFixed(1));
+    const str = (v: string | { error: string }): string => (typeof v === 'string' ? v : `not measured (${v.error})`);
+    lines.push(
+      `| failover: longest goodput stall after p1 dies, s (floor < 1) | ${stall(fk)} | ${stall(fn)} | | 0.1 s intervals at bob; < 10% of the pre-cut median counts as stalled |`,
+      `| failover: bytes lost (must be 0), 64 MiB transfer | ${str(lk)} | ${str(ln)} | | |`,
+    );
+    for (const [w, v] of [['kernel', fk], ['namestack', fn]] as const) if (!('error' in v)) notes.push(`- failover ${w}: ${v.note}`);
+
   } finally {
     await alice.stop();
     await clear().catch(() => undefined);

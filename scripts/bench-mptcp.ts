@@ -245,33 +245,44 @@ async function failoverStall(status: LabStatusUp, who: 'kernel' | Alice, seconds
   }
 }
 
-/** Bytes lost: a SHA-256-checked transfer to bob whose client loses p1 mid-way. */
+/**
+ * Bytes lost: a SHA-256-checked transfer of `size` bytes each way between the client and bob,
+ * the client's p1 cut mid-way. Both ends send (a peer that half-closed at once would keep
+ * namestack from joining: no new subflows after a DATA_FIN either way), so both directions
+ * cross the cut; lost = sent - received summed over both.
+ */
 async function failoverLoss(status: LabStatusUp, who: 'kernel' | Alice, size: number, cutMs: number): Promise<string> {
   const host = who === 'kernel' ? 'dave' : 'alice';
-  const bob = startTransferPeer(status.prefix, 'bob', { role: 'server', protocol: 'mptcp', host: '0.0.0.0', port: TRANSFER_PORT, size: 0 });
+  const bob = startTransferPeer(status.prefix, 'bob', { role: 'server', protocol: 'mptcp', host: '0.0.0.0', port: TRANSFER_PORT, size });
   try {
     await bob.ready;
     const cut = cutLater(status.prefix, host, cutMs);
-    let sent: { n: number; sha: string };
-    let socket: Awaited<ReturnType<PerfTransport['connect']>> | undefined;
+    let ours: { sent: number; sentSha256: string; received: number; receivedSha256: string };
     if (who === 'kernel') {
       const dave = startTransferPeer(status.prefix, 'dave', { role: 'client', protocol: 'mptcp', host: bobAddress(status), port: TRANSFER_PORT, size });
-      const r = await within("dave's transfer peer", 60_000, dave.done);
-      sent = { n: r.sent, sha: r.sentSha256 };
+      ours = await within("dave's transfer peer", 60_000, dave.done);
     } else {
-      // Bob sends nothing and half-closes at once; ours half-closes after the payload, and
-      // bob's report (it exits on our DATA_FIN) says what arrived.
       const payload = randomBytes(size);
-      socket = await who.transport.connect(bobAddress(status), TRANSFER_PORT);
-      socket.on('data', () => {});
-      socket.on('error', (e: Error) => log(`namestack transfer socket: ${e.message}`));
+      const socket = await who.transport.connect(bobAddress(status), TRANSFER_PORT);
+      const h = createHash('sha256');
+      let received = 0;
+      const done = new Promise<void>((resolve, reject) => {
+        socket.on('data', (d: Buffer) => {
+          h.update(d);
+          received += d.length;
+        });
+        socket.once('end', () => resolve());
+        socket.once('error', reject);
+      });
       socket.end(payload);
-      sent = { n: size, sha: createHash('sha256').update(payload).digest('hex') };
+      await within('the namestack transfer', 60_000, done).finally(() => socket.destroy());
+      ours = { sent: size, sentSha256: createHash('sha256').update(payload).digest('hex'), received, receivedSha256: h.digest('hex') };
     }
     await cut;
-    const r = await within("bob's transfer peer", 60_000, bob.done).finally(() => socket?.destroy());
-    const same = r.receivedSha256 === sent.sha;
-    return `${sent.n - r.received} (sent ${sent.n}, bob received ${r.received}, SHA-256 ${same ? 'equal' : 'DIFFERENT'})`;
+    const r = await within("bob's transfer peer", 60_000, bob.done);
+    const lost = ours.sent - r.received + (r.sent - ours.received);
+    const same = r.receivedSha256 === ours.sentSha256 && ours.receivedSha256 === r.sentSha256;
+    return `${lost} (each way ${size}; bob received ${r.received}, ${host} received ${ours.received}; SHA-256 ${same ? 'equal both ways' : 'DIFFERENT'})`;
   } finally {
     bob.child.kill();
     await setLink(status.prefix, host, 'p1', true);
@@ -366,7 +377,7 @@ async function main(): Promise<void> {
     const str = (v: string | { error: string }): string => (typeof v === 'string' ? v : `not measured (${v.error})`);
     lines.push(
       `| failover: longest goodput stall after p1 dies, s (floor < 1) | ${stall(fk)} | ${stall(fn)} | | 0.1 s intervals at bob; < 10% of the pre-cut median counts as stalled |`,
-      `| failover: bytes lost (must be 0), 64 MiB transfer | ${str(lk)} | ${str(ln)} | | |`,
+      `| failover: bytes lost (must be 0), 64 MiB each way | ${str(lk)} | ${str(ln)} | | |`,
     );
     for (const [w, v] of [['kernel', fk], ['namestack', fn]] as const) if (!('error' in v)) notes.push(`- failover ${w}: ${v.note}`);
 

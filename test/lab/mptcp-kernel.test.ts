@@ -21,6 +21,7 @@ import type { TcpConnection } from '../../stack/tcp/connection.js';
 import { TcpLayer } from '../../stack/tcp/layer.js';
 import { openTun, type TunDevice } from '../../tun/device.js';
 import { HostRuntime } from '../../tun/runtime.js';
+import { writePump } from './write-pump.js';
 import { Namespaces, sh, spawnIn } from './tun-lab.js';
 
 const namespaces = new Namespaces(`nst-mpk-${process.pid}-`);
@@ -99,24 +100,14 @@ async function waitFor(path: string): Promise<void> {
 function exchange(conn: MptcpConnection, data: Uint8Array, endAfter?: Promise<void>): Promise<{ received: Uint8Array; error?: Error }> {
   return new Promise((resolve) => {
     const chunks: Uint8Array[] = [];
-    let offset = 0;
-    let ended = false;
-    const pump = (): void => {
-      while (offset < data.length) {
-        const n = conn.write(data.subarray(offset, Math.min(offset + (256 << 10), data.length)));
-        if (n === 0) return;
-        offset += n;
-      }
-      if (!ended) {
-        ended = true;
-        if (endAfter) void endAfter.then(() => {
-          conn.end();
-          runtime.kick();
-        });
-        else conn.end();
-      }
-      runtime.kick();
+    const end = (): void => {
+      if (!endAfter) return conn.end();
+      void endAfter.then(() => {
+        conn.end();
+        runtime.kick();
+      });
     };
+    const pump = writePump(conn, data, () => runtime.kick(), end);
     conn.handler = {
       onConnect: pump,
       onWritable: pump,

@@ -22,6 +22,7 @@ import { ImpairedLink } from '../../tun/impaired-link.js';
 import type { ImpairmentParams } from '../../tun/impairment.js';
 import type { Link } from '../../tun/link.js';
 import { HostRuntime } from '../../tun/runtime.js';
+import { writePump } from './write-pump.js';
 import { Namespaces, sh, spawnIn } from './tun-lab.js';
 
 const namespaces = new Namespaces(`nst-tcpk-${process.pid}-`);
@@ -94,20 +95,7 @@ function kernelAborts(inNs = ns): number {
 function exchange(conn: TcpConnection, data: Uint8Array, rt = runtime): Promise<{ received: Uint8Array; error?: Error }> {
   return new Promise((resolve) => {
     const chunks: Uint8Array[] = [];
-    let offset = 0;
-    let ended = false;
-    const pump = (): void => {
-      while (offset < data.length) {
-        const n = conn.write(data.subarray(offset, Math.min(offset + (256 << 10), data.length)));
-        if (n === 0) return;
-        offset += n;
-      }
-      if (!ended) {
-        ended = true;
-        conn.end();
-      }
-      rt.kick();
-    };
+    const pump = writePump(conn, data, () => rt.kick(), () => conn.end());
     const finish = (error?: Error): void => {
       const total = chunks.reduce((n, c) => n + c.length, 0);
       const received = new Uint8Array(total);

@@ -3,16 +3,15 @@
 // its own default route for its source (thesis 3.5), and an endpoint that streams data both
 // ways and checks it with SHA-256.
 
-import { createHash } from 'node:crypto';
 import type { PartialConfig } from '../../stack/config.js';
 import { Host } from '../../stack/ip/host.js';
 import { MptcpConnection } from '../../stack/mptcp/connection.js';
 import { MptcpLayer, type MptcpLayerOptions } from '../../stack/mptcp/layer.js';
 import type { TcpConnection } from '../../stack/tcp/connection.js';
 import { TcpLayer } from '../../stack/tcp/layer.js';
-import { seededRandom } from '../../stack/random.js';
 import type { ImpairmentParams } from '../../tun/impairment.js';
 import { SimNetwork, type SimNode, type SimPath } from '../sim/network.js';
+import { Endpoint } from '../tcp/sim-pair.js';
 import { emitPacket, parsePacket, type PacketRepr } from '../../stack/wire/packet.js';
 import type { TcpRepr } from '../../stack/wire/tcp.js';
 import { NOP_OPTION, type TcpOption } from '../../stack/wire/tcp-options.js';
@@ -101,77 +100,14 @@ export function mptcpPair(opts: {
 }
 
 /** Deterministic pseudo-random bytes. */
-export function randomBytes(n: number, seed: number | string): Uint8Array {
-  return seededRandom(`data/${seed}`).bytes(n);
-}
-
-export function sha256(chunks: Uint8Array[] | Uint8Array): string {
-  const h = createHash('sha256');
-  for (const c of Array.isArray(chunks) ? chunks : [chunks]) h.update(c);
-  return h.digest('hex');
-}
+export { randomBytes, sha256 } from '../tcp/sim-pair.js';
 
 type AnyConnection = MptcpConnection | TcpConnection;
 
-/** Streams `data` into a connection as its buffer allows, then end()s; collects what arrives. */
-export class Peer {
-  readonly received: Uint8Array[] = [];
-  receivedBytes = 0;
-  ended = false;
-  closed = false;
-  connected = false;
-  error: Error | undefined;
-  /** Simulated time when the last byte arrived. */
-  lastByteAt = 0;
-  private offset = 0;
-
-  constructor(
-    readonly conn: AnyConnection,
-    private readonly data: Uint8Array = new Uint8Array(0),
-    private readonly net?: SimNetwork,
-    private readonly endAfter = true,
-  ) {
-    const handler = {
-      onConnect: () => {
-        this.connected = true;
-        this.pump();
-      },
-      onData: (_c: unknown, chunk: Uint8Array) => {
-        this.received.push(chunk.slice());
-        this.receivedBytes += chunk.length;
-        if (this.net) this.lastByteAt = this.net.now;
-      },
-      onEnd: () => {
-        this.ended = true;
-      },
-      onWritable: () => this.pump(),
-      onClose: (_c: unknown, error?: Error) => {
-        this.closed = true;
-        this.error = error;
-      },
-    };
-    (conn as { handler: unknown }).handler = handler;
-    this.pump();
-  }
-
-  get sentAll(): boolean {
-    return this.offset >= this.data.length;
-  }
-
-  get sentBytes(): number {
-    return this.offset;
-  }
-
-  pump(): void {
-    const c = this.conn;
-    const s = c.state;
-    if (s !== 'ESTABLISHED' && s !== 'CLOSE_WAIT' && s !== 'SYN_SENT' && s !== 'SYN_RECEIVED') return;
-    while (this.offset < this.data.length) {
-      const n = c.write(this.data.subarray(this.offset));
-      this.offset += n;
-      if (n === 0) return;
-    }
-    if (this.endAfter) c.end();
+/** The TCP harness's Endpoint over either connection kind, timing the last byte on `net`. */
+export class Peer extends Endpoint<AnyConnection> {
+  constructor(conn: AnyConnection, data?: Uint8Array, net?: SimNetwork, endAfter = true) {
+    super(conn, data, endAfter, net);
   }
 }
 

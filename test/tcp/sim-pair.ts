@@ -63,34 +63,47 @@ export function sha256(chunks: Uint8Array[] | Uint8Array): string {
  * Streams `data` into `conn` as the send buffer allows, then end()s; collects what
  * arrives (flowing mode). `done` once the peer's FIN came after all data.
  */
-export class Endpoint {
+/** What Endpoint drives: a TCP connection or anything with its application-side shape (MPTCP). */
+export interface StreamConnection {
+  readonly state: string;
+  write(data: Uint8Array): number;
+  end(): void;
+}
+
+export class Endpoint<C extends StreamConnection = TcpConnection> {
   readonly received: Uint8Array[] = [];
   receivedBytes = 0;
   ended = false;
   closed = false;
   error: Error | undefined;
   connected = false;
+  /** Simulated time when the last byte arrived (kept when a network is given). */
+  lastByteAt = 0;
   private offset = 0;
 
   constructor(
-    readonly conn: TcpConnection,
+    readonly conn: C,
     private readonly data: Uint8Array = new Uint8Array(0),
     private readonly endAfter = true,
+    private readonly net?: SimNetwork,
   ) {
-    conn.handler = {
+    // Both connection kinds take the same handler shape; their handler types differ by the
+    // connection argument only, which the handlers here ignore.
+    (conn as unknown as { handler: unknown }).handler = {
       onConnect: () => {
         this.connected = true;
         this.pump();
       },
-      onData: (_c, chunk) => {
-        this.received.push(chunk);
+      onData: (_c: unknown, chunk: Uint8Array) => {
+        this.received.push(chunk.slice());
         this.receivedBytes += chunk.length;
+        if (this.net) this.lastByteAt = this.net.now;
       },
       onEnd: () => {
         this.ended = true;
       },
       onWritable: () => this.pump(),
-      onClose: (_c, error) => {
+      onClose: (_c: unknown, error?: Error) => {
         this.closed = true;
         this.error = error;
       },
@@ -102,9 +115,13 @@ export class Endpoint {
     return this.offset >= this.data.length;
   }
 
+  get sentBytes(): number {
+    return this.offset;
+  }
+
   pump(): void {
     const c = this.conn;
-    if (c.state === 'CLOSED' || (c.state !== 'ESTABLISHED' && c.state !== 'CLOSE_WAIT' && c.state !== 'SYN_SENT' && c.state !== 'SYN_RECEIVED')) return;
+    if (c.state !== 'ESTABLISHED' && c.state !== 'CLOSE_WAIT' && c.state !== 'SYN_SENT' && c.state !== 'SYN_RECEIVED') return;
     while (this.offset < this.data.length) {
       const n = c.write(this.data.subarray(this.offset));
       this.offset += n;

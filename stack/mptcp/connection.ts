@@ -659,7 +659,8 @@ export class MptcpConnection {
   private onConsumed(): void {
     // Like TCP's window update: when the window grew by a worthwhile amount, tell the peer.
     const w = this.recv!.window;
-    if (w - this.lastAdvertised >= Math.min(this.receiveBufferBytes / 2, 65536)) this.bestSubflow()?.tcp?.sendAck();
+    // Linux (mptcp_cleanup_rbuf) tells every subflow: the peer may be sending on any of them.
+    if (w - this.lastAdvertised >= Math.min(this.receiveBufferBytes / 2, 65536)) this.ackAll();
   }
 
   /** A checksummed mapping failed (RFC 8684 3.7). */

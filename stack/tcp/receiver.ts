@@ -106,6 +106,8 @@ export class TcpReceiver {
 
   /** The window field for the next segment (advances the advertised right edge). */
   windowField(): number {
+    const shared = this.extension?.receiveWindow?.();
+    if (shared !== undefined) return this.window.advertiseShared(this.nxt, shared);
     return this.window.advertise(this.nxt, this.freeSpace(), this.tuner.size, this.ourMss);
   }
 

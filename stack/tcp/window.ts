@@ -6,7 +6,7 @@
 // - how much the sender may put in a segment now: sender silly-window avoidance and
 //   Nagle's algorithm (RFC 1122 4.2.3.4, RFC 896).
 
-import { seqAdd, seqSub } from './seq.js';
+import { seqAdd, seqGt, seqSub } from './seq.js';
 
 /** RFC 7323 2.3: the largest shift allowed. */
 export const MAX_WINDOW_SCALE = 14;
@@ -41,6 +41,21 @@ export class ReceiveWindow {
     // Rounding down to the scale unit must not pull the edge back either.
     if (field * unit < offered) field = Math.min(Math.ceil(offered / unit), MAX_FIELD);
     this.rightEdge = seqAdd(rcvNxt, field * unit);
+    return field;
+  }
+
+  /**
+   * The window field when the window is a shared one (an MPTCP subflow: RFC 8684 3.3.4 says
+   * the field is relative to the DATA_ACK, and every subflow offers the same connection-level
+   * window). `window`: bytes beyond the DATA_ACK. The field rounds down so no subflow offers
+   * more than the connection can hold (Linux mptcp_set_rwin); the connection-level edge
+   * already never shrinks. Our own right edge, used only for the acceptability test, grows
+   * and never moves back.
+   */
+  advertiseShared(rcvNxt: number, window: number): number {
+    const field = Math.min(Math.floor(Math.max(window, 0) / 2 ** this.scale), MAX_FIELD);
+    const edge = seqAdd(rcvNxt, field * 2 ** this.scale);
+    if (this.rightEdge === undefined || seqGt(edge, this.rightEdge)) this.rightEdge = edge;
     return field;
   }
 

@@ -12,12 +12,15 @@
 //
 // Scenarios: healthy (both families answer), and IPv6 broken (bob's IPv6 address
 // blackholed in router r1: SYNs vanish). Each trial is timed from the call to the
-// connection (DNS included); a table of medians (and min/max) per scenario and side, with
-// namestack's first trial (P = 0, nothing learned) apart from the later ones. The path RTT
-// (ping, median) is shown for reference.
+// connection (DNS included); a table of medians (and min/max) per scenario and side.
+// namestack runs twice: every trial with P = 0 (the first connection to a name: nothing
+// learned, both families at once), then a sequence that keeps the P it learns. Both sides
+// first make WARMUP unreported connections (JIT, resolver libraries). The path RTT (ping,
+// median) is shown for reference.
 //
-// Run: npx tsc -p tsconfig.json && scripts/bench-eyeballs [--trials 10] [--prefix bench-he] [--record] [--keep]
-// --record appends a dated section to docs/BENCHMARKS.md; --keep leaves the lab up.
+// Run: npx tsc -p tsconfig.json && scripts/bench-eyeballs [--trials 10] [--prefix bench-he] [--record] [--keep] [--verbose]
+// --record appends a dated section to docs/BENCHMARKS.md; --keep leaves the lab up; --verbose
+// prints every trial's race (DNS answers, attempts, the end, in ms after the call).
 
 import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -38,6 +41,7 @@ const { values: args } = parseArgs({
     prefix: { type: 'string', default: 'bench-he' },
     record: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
   },
 });
 const TRIALS = Number(args.trials);
@@ -45,16 +49,18 @@ const PREFIX = args.prefix!;
 const SERVER = 'bob-split.lab.test';
 const PORT = 7900;
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Unreported connections each side makes first, to another name on namestack's side (P for SERVER untouched). */
+const WARMUP = 3;
 
 
 // Node's side, run in dave's namespace: one JSON line per trial.
 const NODE_CLIENT = `
 const net = require('node:net');
 const { performance } = require('node:perf_hooks');
-const [host, port, trials] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
+const [host, port, trials, warmup] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4])];
 (async () => {
-  // Trial -1 warms the process up (its JIT, the resolver library) and is not reported.
-  for (let i = -1; i < trials; i++) {
+  // Negative trials warm the process up (its JIT, the resolver library) and are not reported.
+  for (let i = -warmup; i < trials; i++) {
     const t0 = performance.now();
     const r = await new Promise((resolve) => {
       const s = net.connect({ host, port, autoSelectFamily: true });
@@ -78,17 +84,18 @@ const children: ChildProcess[] = [];
 
 
 async function nodeTrials(): Promise<Trial[]> {
-  const r = await labExec(PREFIX, 'dave', [process.execPath, '-e', NODE_CLIENT, SERVER, String(PORT), String(TRIALS)], { timeoutMs: 120_000 });
+  const r = await labExec(PREFIX, 'dave', [process.execPath, '-e', NODE_CLIENT, SERVER, String(PORT), String(TRIALS), String(WARMUP)], { timeoutMs: 120_000 });
   return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Trial);
 }
 
-async function namestackTrials(alice: InProcessHost, status: LabStatusUp, startP: number): Promise<Trial[]> {
+/** TRIALS opens of SERVER: each with P = 0 (`learn` false), or P kept from trial to trial starting at 0. */
+async function namestackTrials(alice: InProcessHost, status: LabStatusUp, learn: boolean): Promise<Trial[]> {
   const base = alice.names;
   const servers = status.nameservers.flatMap((n) => [n.ipv6, n.ipv4]);
-  let p = startP;
+  let p = 0;
   const out: Trial[] = [];
-  // Trial -1 warms this process up (JIT) on another name, so P for the server stays untouched.
-  for (let i = -1; i < TRIALS; i++) {
+  // Negative trials warm this process up (JIT) on another name, so P for the server stays untouched.
+  for (let i = -WARMUP; i < TRIALS; i++) {
     const name = i < 0 ? 'bob.lab.test' : SERVER;
     // A fresh resolver per trial (Node asks glibc, which caches nothing): the DNS time counts on both sides.
     const resolver = new DnsResolver(base.host, base.udp!, { servers });
@@ -105,12 +112,21 @@ async function namestackTrials(alice: InProcessHost, status: LabStatusUp, startP
       alice.driver.kick();
     });
     resolver.close();
+    if (args.verbose) process.stdout.write(`  trial ${i}: ${timeline(race, t0)}\n`);
     if (i < 0) continue;
     out.push({ ms: race.finishedAt! - t0, family: race.winner!.family === 6 ? 'IPv6' : 'IPv4', p: race.preferenceBefore });
-    p = race.preferenceAfter;
+    if (learn) p = race.preferenceAfter;
     await new Promise((r) => setTimeout(r, 50));
   }
   return out;
+}
+
+/** A race's events in ms after the call: DNS answers, attempts (start-end outcome), the end. */
+function timeline(r: RaceRecord, t0: number): string {
+  const ms = (t: number | undefined): string => (t === undefined ? '?' : (t - t0).toFixed(1));
+  const answers = r.answers.map((a) => `${a.family === 6 ? 'AAAA' : 'A'} ${ms(a.at)}`);
+  const attempts = r.attempts.map((a) => `IPv${a.family} ${ms(a.startedAt)}-${ms(a.endedAt)} ${a.outcome}`);
+  return `P ${r.preferenceBefore}; ${answers.join(', ')}; ${attempts.join(', ')}; done ${ms(r.finishedAt)}`;
 }
 
 async function pingMs(path: 'p1' | 'p2', v6: boolean, status: LabStatusUp): Promise<number> {
@@ -146,9 +162,8 @@ async function main(): Promise<void> {
       if (scenario === 'IPv6 broken') await labExec(PREFIX, 'r1', ['ip', '-6', 'route', 'add', 'blackhole', `${bob6}/128`]);
       try {
         const node = await nodeTrials();
-        const ns = await namestackTrials(alice, status, 0);
-        const first = ns.slice(0, 1);
-        const learned = ns.slice(2);
+        const first = await namestackTrials(alice, status, false);
+        const learned = (await namestackTrials(alice, status, true)).slice(2);
         rows.push(
           `| ${scenario} | ${cell(node)} | ${cell(first)} | ${cell(learned)} (P ${learned[0]?.p} .. ${learned[learned.length - 1]?.p}) |`,
         );
@@ -158,7 +173,7 @@ async function main(): Promise<void> {
       }
     }
     const table = [
-      '| scenario | Node net.connect autoSelectFamily (dave) | namestack open(), first trial (P = 0) | namestack open(), trials 3.. (P learned) |',
+      '| scenario | Node net.connect autoSelectFamily (dave) | namestack open(), P = 0 every trial | namestack open(), trials 3.. (P learned) |',
       '|---|---:|---:|---:|',
       ...rows,
     ].join('\n');
@@ -170,7 +185,7 @@ async function main(): Promise<void> {
       `Date: ${new Date().toISOString()}. Machine: nproc ${cpus().length}, Linux ${release()}, Node ${process.version}.`,
       `Server ${SERVER} (AAAA on p1, A on p2; bob's kernel, MPTCP). Milliseconds from the call to the`,
       'connection, DNS included (namestack: a fresh resolver per trial; Node: getaddrinfo), median',
-      `(min-max) of ${TRIALS} trials after one unreported warm-up connection each, and the family that connected. Ping RTT dave -> bob: IPv6 p1 ${rtt.v6.toFixed(3)} ms, IPv4 p2 ${rtt.v4.toFixed(3)} ms.`,
+      `(min-max) of ${TRIALS} trials after ${WARMUP} unreported warm-up connections each side, and the family that connected. Ping RTT dave -> bob: IPv6 p1 ${rtt.v6.toFixed(3)} ms, IPv4 p2 ${rtt.v4.toFixed(3)} ms.`,
       '"IPv6 broken": bob\'s IPv6 address blackholed in router r1 (SYNs vanish, no ICMP).',
       '',
       table,

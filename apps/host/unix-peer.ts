@@ -2,23 +2,20 @@
 // expose: who it is (SO_PEERCRED, unix(7)), so limits can be kept per client process, and
 // whether it has closed the socket completely or only shut down its sending side (POLLHUP
 // versus POLLRDHUP, poll(2)), so a stream whose client died can be treated like an orphaned
-// kernel socket. Both are single non-blocking system calls through koffi.
+// kernel socket. Both are single non-blocking system calls through koffi (poll(2) is the
+// TUN driver's binding in tun/libc.ts).
 
 import type { Socket } from 'node:net';
 import koffi from 'koffi';
+import { poll, POLLFD_SIZE, pollfdRevents, pollfdSet, POLLHUP } from '../../tun/libc.js';
 
-// <sys/socket.h>, <poll.h> on Linux (x86-64 and arm64 agree).
+// <sys/socket.h> on Linux (x86-64 and arm64 agree).
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
-const POLLHUP = 0x010;
 /** struct ucred { pid_t pid; uid_t uid; gid_t gid; } */
 const UCRED_SIZE = 12;
-/** struct pollfd { int fd; short events; short revents; } */
-const POLLFD_SIZE = 8;
 
-const lib = koffi.load('libc.so.6');
-const cGetsockopt = lib.func('getsockopt', 'int', ['int', 'int', 'int', 'void *', 'void *']);
-const cPoll = lib.func('int poll(void *fds, unsigned long nfds, int timeout)');
+const cGetsockopt = koffi.load('libc.so.6').func('getsockopt', 'int', ['int', 'int', 'int', 'void *', 'void *']);
 
 /** The descriptor under a connected net.Socket (libuv's handle keeps it; undefined if gone). */
 function socketFd(socket: Socket): number | undefined {
@@ -51,11 +48,10 @@ export function peerHungUp(socket: Socket): boolean {
   const fd = socketFd(socket);
   if (fd === undefined) return true;
   const pfd = new Uint8Array(POLLFD_SIZE);
-  const v = new DataView(pfd.buffer);
-  v.setInt32(0, fd, true);
   // events 0: POLLHUP and POLLERR are always reported.
-  if ((cPoll(pfd, 1, 0) as number) < 0) return false;
-  return (v.getInt16(6, true) & POLLHUP) !== 0;
+  pollfdSet(pfd, 0, fd, 0);
+  if (poll(pfd, 1, 0) < 0) return false;
+  return (pollfdRevents(pfd, 0) & POLLHUP) !== 0;
 }
 
 /**

@@ -4,7 +4,6 @@
 // with a HostRuntime, and serves the control socket. `namestack host` (command.ts) is a thin
 // shell around startHostDaemon(); tests call it in-process.
 
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,7 @@ import { formatAddress } from '../../stack/wire/address.js';
 import { CaptureLink } from '../../tun/capture-link.js';
 import { openTun, type TunDevice } from '../../tun/device.js';
 import { ImpairedLink } from '../../tun/impaired-link.js';
+import { runIp } from '../../tun/ip-command.js';
 import type { Link } from '../../tun/link.js';
 import { HostRuntime } from '../../tun/runtime.js';
 import { formatCidr, type Cidr, type DaemonConfig, type LinkConfig } from './config.js';
@@ -62,13 +62,7 @@ export function packageVersion(): string {
 
 /** `ip [-n netns] route replace <prefix> dev <tun>`: the kernel sends traffic for the prefix into the TUN. */
 function kernelRoute(tun: TunDevice, c: Cidr): void {
-  const argv = [...(tun.netns !== undefined ? ['-n', tun.netns] : []), ...(c.family === 6 ? ['-6'] : []), 'route', 'replace', formatCidr(c), 'dev', tun.name];
-  try {
-    execFileSync('ip', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-  } catch (err) {
-    const stderr = String((err as { stderr?: Buffer }).stderr ?? '').trim();
-    throw Object.assign(new Error(`ip ${argv.join(' ')} failed: ${stderr}`), { code: 'EIPCOMMAND' });
-  }
+  runIp([...(c.family === 6 ? ['-6'] : []), 'route', 'replace', formatCidr(c), 'dev', tun.name], tun.netns);
 }
 
 function openLink(config: LinkConfig, host: Host, index: number): DaemonLink {

@@ -11,7 +11,7 @@ import { Host } from '../../stack/ip/host.js';
 import type { Route } from '../../stack/ip/routes.js';
 import { formatAddress } from '../../stack/wire/address.js';
 import { CaptureLink } from '../../tun/capture-link.js';
-import { openTun, type TunDevice } from '../../tun/device.js';
+import { openTun, type TunDevice, type TunOffloads } from '../../tun/device.js';
 import { ImpairedLink } from '../../tun/impaired-link.js';
 import { runIp } from '../../tun/ip-command.js';
 import type { Link } from '../../tun/link.js';
@@ -65,6 +65,16 @@ function kernelRoute(tun: TunDevice, c: Cidr): void {
   runIp([...(c.family === 6 ? ['-6'] : []), 'route', 'replace', formatCidr(c), 'dev', tun.name], tun.netns);
 }
 
+/**
+ * What the stack may leave to the device, from what the TUN negotiated (all false without
+ * the virtio header): partial checksums with CSUM, TCP super-packets only when TSO4 and TSO6
+ * were both accepted, since the stack's GSO switch covers both families at once (a device
+ * that took only one still gets software-cut segments for both).
+ */
+export function stackOffloads(tun: Readonly<TunOffloads>): { checksum: boolean; gso: boolean } {
+  return { checksum: tun.csum, gso: tun.csum && tun.tso4 && tun.tso6 };
+}
+
 function openLink(config: LinkConfig, host: Host, index: number): DaemonLink {
   const tun = openTun({
     name: config.tun,
@@ -79,9 +89,7 @@ function openLink(config: LinkConfig, host: Host, index: number): DaemonLink {
     const capture = new CaptureLink(tun);
     if (config.pcap) capture.start(config.pcap);
     const impaired = config.impair ? new ImpairedLink(capture, config.impair) : undefined;
-    // With the virtio header the kernel takes partial checksums and TCP super-packets from us.
-    const offloads = tun.vnetHeader ? { checksum: true, gso: true } : { checksum: false, gso: false };
-    const ifIndex = host.addInterface({ name: tun.name, mtu: tun.mtu, offloads });
+    const ifIndex = host.addInterface({ name: tun.name, mtu: tun.mtu, offloads: stackOffloads(tun.offloads) });
     for (const a of config.addresses) host.addAddress(ifIndex, a.address, a.prefixLength);
     for (const g of config.gateways) {
       const v6 = g.includes(':');

@@ -5,11 +5,19 @@
 // per direction (release-queue.ts). What it keeps is bounded: the model's queue limit only
 // covers packets waiting for serialization, not those in propagation, so a long delay on a
 // fast sender would otherwise hold without limit (netem's `limit` counts both).
+//
+// The model decides per wire packet: a TCP super-packet (GSO, in either direction) is first
+// cut into the MSS-sized segments the wire would carry (stack/ip/gso.ts, full checksums), so
+// "1% loss" loses 1% of segments rather than 64 KiB at a time, and a rate limit serializes
+// segment by segment. UDP super-packets (USO) pass whole; the daemon does not ask for USO on
+// an impaired link.
 
+import { segmentSuperPacket } from '../stack/ip/gso.js';
 import type { TxOffload } from '../stack/ip/offload.js';
+import { parseExtensionHeaders } from '../stack/wire/ipv6-ext.js';
 import { cryptoRandom, type RandomSource } from '../stack/random.js';
 import { Impairment, type ImpairmentParams } from './impairment.js';
-import type { Link, LinkPacket, ReceiveHandler } from './link.js';
+import type { Link, LinkPacket, LinkRxMeta, ReceiveHandler } from './link.js';
 import { monotonicNow, ReleaseQueue, type Clock } from './release-queue.js';
 
 export interface ImpairedLinkParams {
@@ -142,6 +150,18 @@ export class ImpairedLink implements Link {
   send(packet: Uint8Array, offload?: TxOffload): boolean {
     if (this.closed) return false;
     const now = this.clock();
+    if (offload?.gsoSize !== undefined) {
+      // Fresh arrays (or the caller's, finished in place when it already fits): no copy to hold.
+      for (const segment of segmentSuperPacket(packet, offload)) this.sendOne(segment, undefined, now, segment !== packet);
+    } else {
+      this.sendOne(packet, offload, now, false);
+    }
+    if (this.txQueue.size > 0) this.txQueue.flushDue();
+    return true;
+  }
+
+  /** One wire packet through the model; `owned`: ours to hold without a copy. */
+  private sendOne(packet: Uint8Array, offload: TxOffload | undefined, now: number, owned: boolean): void {
     const times = this.tx.schedule(packet.length, now);
     for (let i = 0; i < times.length; i++) {
       const at = times[i]!;
@@ -151,10 +171,8 @@ export class ImpairedLink implements Link {
         continue;
       }
       // The caller may reuse its buffer once send returns, so a held packet is copied.
-      this.txQueue.push(at, { packet: packet.slice(), offload });
+      this.txQueue.push(at, { packet: owned && i === 0 ? packet : packet.slice(), offload });
     }
-    if (this.txQueue.size > 0) this.txQueue.flushDue();
-    return true;
   }
 
   onReceive(handler: ReceiveHandler): void {
@@ -173,7 +191,7 @@ export class ImpairedLink implements Link {
     if (this.closed) return;
     const now = this.clock();
     const direct: LinkPacket[] = [];
-    for (const p of batch) {
+    for (const p of wirePackets(batch)) {
       const times = this.rx.schedule(p.packet.length, now);
       for (let i = 0; i < times.length; i++) {
         // A duplicate gets its own bytes: the receiver may modify a packet in place.
@@ -185,4 +203,54 @@ export class ImpairedLink implements Link {
     if (direct.length > 0) this.handler?.(direct);
     if (this.rxQueue.size > 0) this.rxQueue.flushDue();
   }
+}
+
+/** The batch with every TCP super-packet the kernel handed over replaced by its segments. */
+function wirePackets(batch: LinkPacket[]): LinkPacket[] {
+  if (!batch.some((p) => p.meta.gsoSize !== undefined)) return batch;
+  const out: LinkPacket[] = [];
+  for (const p of batch) {
+    const offload = p.meta.gsoSize !== undefined ? receivedOffload(p.packet, p.meta) : undefined;
+    if (!offload) {
+      out.push(p);
+      continue;
+    }
+    let segments: Uint8Array[];
+    try {
+      segments = segmentSuperPacket(p.packet, offload);
+    } catch {
+      // Not a TCP header that can be cut: whole, for the stack's parsers to judge.
+      out.push(p);
+      continue;
+    }
+    // Each segment gets its own meta: the receiver may change what it is handed.
+    for (const packet of segments) out.push({ packet, meta: p.meta.checksumVerified === undefined ? {} : { checksumVerified: p.meta.checksumVerified } });
+  }
+  return out;
+}
+
+// RFC 9293 3.1: the TCP checksum field sits 16 bytes into the header.
+const TCP_CHECKSUM_OFFSET = 16;
+const TCP_MIN_HEADER = 20;
+
+/**
+ * The segmentation metadata of a received TCP super-packet (the L4 offset after the IPv4
+ * options or the IPv6 extension headers), or undefined when it is not one that can be cut
+ * (UDP, or bytes that are not the TCP packet the metadata says).
+ */
+function receivedOffload(packet: Uint8Array, meta: LinkRxMeta): TxOffload | undefined {
+  const { gsoType, gsoSize } = meta;
+  if ((gsoType !== 'tcpv4' && gsoType !== 'tcpv6') || !(gsoSize! > 0) || packet.length < 40) return undefined;
+  let l4: number;
+  if (gsoType === 'tcpv4') {
+    if (packet[0]! >>> 4 !== 4 || packet[9] !== 6) return undefined;
+    l4 = (packet[0]! & 0x0f) * 4;
+  } else {
+    if (packet[0]! >>> 4 !== 6) return undefined;
+    const chain = parseExtensionHeaders(packet, packet[6]!, 40, packet.length);
+    if (!chain.ok || chain.value.upperProtocol !== 6) return undefined;
+    l4 = chain.value.upperOffset;
+  }
+  if (l4 + TCP_MIN_HEADER > packet.length) return undefined;
+  return { checksumStart: l4, checksumOffset: TCP_CHECKSUM_OFFSET, gsoSize: gsoSize!, gsoType };
 }

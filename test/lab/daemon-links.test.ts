@@ -1,5 +1,6 @@
 // The daemon's link set-up, in-process (startHostDaemon) on a real TUN in a throwaway
-// namespace: the kernel routes it points into the TUN (through tun/ip-command's runIp).
+// namespace: the kernel routes it points into the TUN (through tun/ip-command's runIp), and
+// the offloads it asks for on an impaired link.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,10 +26,17 @@ beforeAll(async () => {
       {
         tun: TUN,
         netns: ns,
-        offloads: { tso6: false },
         addresses: ['10.77.0.2/24', 'fd77::2/64'],
         kernelAddresses: ['10.77.0.1/24', 'fd77::1/64'],
         kernelRoutes: ['10.77.9.0/24', 'fd77:9::/64'],
+        offloads: { uso: true },
+      },
+      {
+        tun: `${TUN}i`,
+        netns: ns,
+        offloads: { uso: true },
+        addresses: ['10.78.0.2/24'],
+        impair: { both: { lossRate: 0.01 } },
       },
     ],
   });
@@ -45,5 +53,10 @@ describe('daemon links', () => {
   it('points its kernel routes of both families into the TUN', () => {
     expect(sh(`ip -n ${ns} route show 10.77.9.0/24`)).toContain(`dev ${TUN}`);
     expect(sh(`ip -n ${ns} -6 route show fd77:9::/64`)).toContain(`dev ${TUN}`);
+  });
+
+  it('asks for no UDP super-packets on an impaired link (it can only cut TCP ones)', () => {
+    expect(daemon!.links.map((l) => l.tun.offloads.uso)).toEqual([true, false]);
+    expect(daemon!.links.map((l) => l.impaired !== undefined)).toEqual([false, true]);
   });
 });

@@ -11,7 +11,7 @@ import type { TunOffloads } from '../../tun/device.js';
 import type { ImpairmentParams } from '../../tun/impairment.js';
 import type { ImpairedLinkParams } from '../../tun/impaired-link.js';
 import { DEFAULT_CONTROL_PATH } from '../control/protocol.js';
-import { parseDuration, parsePercent, parseRate } from '../lab/command.js';
+import { parseDuration, parsePercent, parseRate } from '../lab/units.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];

@@ -99,6 +99,8 @@ export class TcpSocket extends Duplex {
   /** Writes, end() and options before connect() gave us a connection. */
   private beforeConnect: PendingWrite[] = [];
   private finalBeforeConnect: ((error?: Error | null) => void) | undefined;
+  /** The stream asked for data before there was a connection (a 'data' listener before open()): Node asks only once. */
+  private readBeforeConnect = false;
   private noDelay: boolean | undefined;
   private keepAlive: { enable: boolean; initialDelay: number } | undefined;
   private resetting = false;
@@ -244,7 +246,11 @@ export class TcpSocket extends Duplex {
 
   override _read(): void {
     const conn = this.conn;
-    if (!conn || conn.state === 'CLOSED') return;
+    if (!conn) {
+      this.readBeforeConnect = true;
+      return;
+    }
+    if (conn.state === 'CLOSED') return;
     conn.resume();
     this.driver.kick();
   }
@@ -336,6 +342,10 @@ export class TcpSocket extends Duplex {
     const final = this.finalBeforeConnect;
     this.finalBeforeConnect = undefined;
     if (final) this._final(final);
+    if (this.readBeforeConnect) {
+      this.readBeforeConnect = false;
+      this._read();
+    }
   }
 
   private writeChunk(p: PendingWrite): void {

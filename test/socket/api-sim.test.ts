@@ -99,6 +99,22 @@ describe('thesis Table 1 on the simulated network', () => {
     expect([s.peerName, s.peerNameVerified]).toEqual(['alice.lab.test', false]);
   });
 
+  it("a NameSocket with a 'data' listener from before open() gets the peer's bytes (Node asks to read only once)", async () => {
+    const w = nameWorld();
+    const carol = api(w, w.carol);
+    const fd = await pump(w, carol.listen('*', '*', 7));
+    const driver: SocketDriver = { tcp: w.alice.tcp, now: () => w.net.now, kick: () => {} };
+    const s = new NameSocket({ driver, names: w.alice.names });
+    const got: Buffer[] = [];
+    s.on('data', (d: Buffer) => got.push(d));
+    await pump(w, new Promise<void>((resolve) => s.open({ peerName: 'carol.lab.test', service: 7 }, resolve)));
+    const { handle } = await pump(w, carol.accept('*', fd));
+    await pump(w, carol.write(handle, text('hello alice')));
+    w.net.run(w.net.now + 100);
+    await new Promise((r) => setImmediate(r));
+    expect(Buffer.concat(got).toString()).toBe('hello alice');
+  });
+
   it('dgram: open, write, accept, read and answer', async () => {
     const w = nameWorld();
     w.paths.v4.setUp(false);

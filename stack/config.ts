@@ -226,8 +226,10 @@ export interface EyeballsConfig {
   attemptDelayMs: number;
   /** RFC 8305 4 First Address Family Count: addresses of the first family tried before the other family's first. */
   firstAddressFamilyCount: number;
-  /** When a race's transport is MPTCP, keep the other family's attempt that connects after the winner instead of resetting it (the owner makes it an extra subflow). */
+  /** When a race's transport is MPTCP, keep the other family's attempt running after the winner; once it connects it is reset and its path joined to the winner's connection (MP_JOIN), so a dual-stack peer that announces nothing still gets subflows on both families (docs/happy-eyeballs.md). */
   keepOtherFamilyForMptcp: boolean;
+  /** How long a kept attempt may take to connect after the winner before it is reset: a family that slow or silent is not worth a subflow now (the path manager still joins addresses the peer announces). */
+  keepOtherFamilyWaitMs: number;
 }
 
 export interface StackConfig {
@@ -353,7 +355,8 @@ export const DEFAULT_CONFIG: StackConfig = {
     resolutionDelayMs: 50,
     attemptDelayMs: 250,
     firstAddressFamilyCount: 1,
-    keepOtherFamilyForMptcp: false,
+    keepOtherFamilyForMptcp: true,
+    keepOtherFamilyWaitMs: 2000,
   },
 };
 

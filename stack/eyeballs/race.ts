@@ -20,7 +20,9 @@
 // - Earlier attempts keep running when the next starts (not Node's abort at 250 ms); the
 //   first to connect wins, the others are cancelled. With keepOtherFamily (MPTCP) the
 //   earliest running attempt of the other family is kept instead, and reported when it
-//   connects, so the owner can make it a second subflow.
+//   connects, so the owner can put its path on the winner's connection; one that has not
+//   connected keepOtherFamilyWaitMs after the win is cancelled (the race stays a timer
+//   client until then: `settled`).
 // - P is learned (Table 2) only from races in which both families had addresses, and only
 //   with usePreference: a race IPv4 won because there was no AAAA says nothing about IPv6.
 
@@ -43,6 +45,8 @@ export interface AttemptRecord {
   /** running; won; failed; cancelled (a loser, reset); kept (the other family, running on for MPTCP); extra (a kept attempt that connected). */
   outcome: AttemptOutcome;
   code?: string;
+  /** An extra attempt: whether the owner made its path a subflow of the winner's connection. */
+  joined?: boolean;
 }
 
 /** Everything about one race, for stats: live while kept attempts run on. */
@@ -98,6 +102,8 @@ export class HappyEyeballsRace implements TimerClient {
   private readonly first: IpFamily;
   private readonly usePreference: boolean;
   private resolutionDeadline: number | undefined;
+  /** When kept attempts that have not connected are cancelled. */
+  private keptDeadline: number | undefined;
   private started = false;
   private done = false;
   /** When the next attempt may start (Infinity until the race has started). */
@@ -130,6 +136,11 @@ export class HappyEyeballsRace implements TimerClient {
 
   get finished(): boolean {
     return this.done;
+  }
+
+  /** Over, and no kept attempt left waiting: the race needs no more events or timers. */
+  get settled(): boolean {
+    return this.done && !this.record.attempts.some((a) => a.outcome === 'kept');
   }
 
   /** The AAAA (family 6) or A (family 4) answer. A second answer for a family is ignored. */
@@ -176,6 +187,7 @@ export class HappyEyeballsRace implements TimerClient {
       this.end(other, 'cancelled', now);
       this.owner.cancel(other.id, now);
     }
+    if (keep) this.keptDeadline = now + this.config.keepOtherFamilyWaitMs;
     this.finish({ ok: true, winner: a, kept: keep ? [keep] : [], record: this.record }, now);
   }
 
@@ -191,9 +203,19 @@ export class HappyEyeballsRace implements TimerClient {
     this.step(now);
   }
 
+  /** Cancels the kept attempts (the winner cannot take another subflow, or waited long enough). */
+  dropKept(now: number): void {
+    this.keptDeadline = undefined;
+    for (const a of this.record.attempts) {
+      if (a.outcome !== 'kept') continue;
+      this.end(a, 'cancelled', now);
+      this.owner.cancel(a.id, now);
+    }
+  }
+
   /** The owner gives up (the application closed the socket): every running attempt is cancelled. */
   abort(now: number): void {
-    if (this.done) return;
+    if (this.done) return void this.dropKept(now);
     for (const a of this.record.attempts) {
       if (a.outcome !== 'running') continue;
       this.end(a, 'cancelled', now);
@@ -203,13 +225,16 @@ export class HappyEyeballsRace implements TimerClient {
   }
 
   nextTimeout(): number | undefined {
-    if (this.done) return undefined;
+    if (this.done) return this.settled ? undefined : this.keptDeadline;
     if (!this.started) return this.resolutionDeadline;
     return this.nextCandidate() && this.nextDue !== Infinity ? this.nextDue : undefined;
   }
 
   onTimeout(now: number): void {
-    if (this.done) return;
+    if (this.done) {
+      if (this.keptDeadline !== undefined && now >= this.keptDeadline) this.dropKept(now);
+      return;
+    }
     if (!this.started) {
       if (this.resolutionDeadline !== undefined && now >= this.resolutionDeadline) this.begin(now);
     }

@@ -78,6 +78,13 @@ export class PathDriver {
     return accepted;
   }
 
+  /** A peer address learned outside ADD_ADDR (PathManager.addLearnedRemote): joined from `local`. */
+  addLearnedRemote(address: IpAddress, port: number, local: IpAddress, now: number): boolean {
+    const added = this.pm.addLearnedRemote(address, port, local, now);
+    this.apply(now);
+    return added;
+  }
+
   onAddAddrEcho(id: number): void {
     this.pm.onAddAddrEcho(id);
   }

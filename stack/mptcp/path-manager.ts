@@ -30,6 +30,8 @@ export interface RemoteAddress {
   id: number;
   address: IpAddress;
   port?: number | undefined;
+  /** A learned address (addLearnedRemote): our local address that reached it, the only one paired with it. */
+  learnedFrom?: IpAddress | undefined;
 }
 
 export interface PathManagerOptions {
@@ -172,6 +174,8 @@ export class PathManager {
   private readonly actions: PathAction[] = [];
   private nextLocalId = 1;
   private nextPathId = 1;
+  /** IDs of learned peer addresses: above the 8-bit range, so no ADD_ADDR or REMOVE_ADDR of the peer can name them. */
+  private nextLearnedId = MAX_ADDRESS_ID + 1;
   private established = false;
 
   constructor(options: PathManagerOptions, initial: InitialSubflow) {
@@ -290,6 +294,17 @@ export class PathManager {
   onAddAddr(remote: RemoteAddress, now: number): boolean {
     if (remote.id === 0) return false;
     const key = this.remoteKey(remote);
+    const learned = [...this.remotes.values()].find((r) => r.learnedFrom && this.remoteKey(r) === key);
+    if (learned && !this.remotes.has(remote.id)) {
+      // The peer now announces an address we had learned: from here on it is an announced
+      // address under the peer's ID, so the peer's REMOVE_ADDR for it closes its subflows
+      // (RFC 8684 3.4.2) and the usual pairing applies.
+      this.remotes.delete(learned.id);
+      this.remotes.set(remote.id, { id: remote.id, address: learned.address, port: learned.port });
+      for (const p of this.paths) if (p.remoteId === learned.id) p.remoteId = remote.id;
+      this.update(now);
+      return true;
+    }
     const old = this.remotes.get(remote.id);
     if (old) {
       // A retransmission (our echo was lost) changes nothing.
@@ -301,6 +316,22 @@ export class PathManager {
     }
     for (const r of this.remotes.values()) if (this.remoteKey(r) === key) return false;
     this.remotes.set(remote.id, { id: remote.id, address: remote.address, port: remote.port });
+    this.update(now);
+    return true;
+  }
+
+  /**
+   * A peer address learned outside ADD_ADDR: Happy Eyeballs' other family, which `local`
+   * reached with a handshake of its own (docs/happy-eyeballs.md). It is joined from `local`
+   * only, full mesh or not (that pair is known to work), and re-created after failures like
+   * any of our paths; false when the address is known already or `local` is not one of ours.
+   */
+  addLearnedRemote(address: IpAddress, port: number, local: IpAddress, now: number): boolean {
+    const key = remoteKeyOf(address, port);
+    if (!this.locals.has(addressKey(local)) || familyOf(local) !== familyOf(address)) return false;
+    for (const r of this.remotes.values()) if (this.remoteKey(r) === key) return false;
+    const id = this.nextLearnedId++;
+    this.remotes.set(id, { id, address, port, learnedFrom: local });
     this.update(now);
     return true;
   }
@@ -402,8 +433,11 @@ export class PathManager {
     return remoteKeyOf(r.address, r.port || this.initial.remotePort);
   }
 
+  /** Peer ADD_ADDRs accepted: neither the initial address nor learned ones count against the limit. */
   private acceptedCount(): number {
-    return this.remotes.size - (this.remotes.has(0) ? 1 : 0);
+    let n = 0;
+    for (const r of this.remotes.values()) if (r.id !== 0 && !r.learnedFrom) n++;
+    return n;
   }
 
   private liveCount(): number {
@@ -508,7 +542,8 @@ export class PathManager {
       for (const r of this.remotes.values()) {
         order++;
         if (familyOf(l.info.address) !== familyOf(r.address)) continue;
-        if (!this.options.fullMesh && !this.linuxPairing(l, r)) continue;
+        // A learned address is joined only from the local address that reached it: the one pair known to work.
+        if (r.learnedFrom ? !addressEquals(l.info.address, r.learnedFrom) : !this.options.fullMesh && !this.linuxPairing(l, r)) continue;
         const rKey = this.remoteKey(r);
         const lKey = addressKey(l.info.address);
         // A peer's join names its address by ID (RFC 8684 3.2), its port is ephemeral.

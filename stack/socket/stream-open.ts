@@ -4,15 +4,18 @@
 // MPTCP (or TCP) connection carrying the names on IPv6, reset the losers, and hand the
 // winner over as a NameConnection whose peer name is then verified.
 //
-// The other family's attempt is reset, never kept: an attempt that connects after the winner
-// is an MPTCP connection of its own (its own keys and token), which RFC 8684 gives no way to
-// merge into the winner; the winner's path manager opens the extra subflows instead (to the
-// addresses the peer announces, of both families).
+// With MPTCP (eyeballs.keepOtherFamilyForMptcp) the other family's attempt is not reset when
+// the winner connects: it runs on, and once it connects too its path is known to work. It
+// cannot be adopted (it is an MPTCP connection of its own, with its own keys and token, which
+// RFC 8684 gives no way to merge), so it is reset then and its path (local and remote
+// address) handed to the winner's path manager as a learned peer address, which opens an
+// MP_JOIN subflow there at once (docs/happy-eyeballs.md).
 
 import type { DnsQueryHandle } from '../dns/resolver.js';
-import { HappyEyeballsRace, type RaceOutcome, type RaceOwner, type RaceRecord } from '../eyeballs/race.js';
+import { HappyEyeballsRace, type AttemptRecord, type RaceOutcome, type RaceOwner, type RaceRecord } from '../eyeballs/race.js';
 import { ConnectionNames } from '../name/connection-names.js';
 import { TcpError } from '../tcp/errors.js';
+import { MptcpConnection } from '../mptcp/connection.js';
 import { familyOf, type IpAddress } from '../wire/address.js';
 import { NameSocketError } from './errors.js';
 import { NameConnection, type StreamConnection } from './name-connection.js';
@@ -43,6 +46,8 @@ export class StreamOpen implements RaceOwner {
   private readonly removeTimer: () => void;
   private readonly lookup: DnsQueryHandle;
   private settled = false;
+  /** The winner, while kept attempts may still join it. */
+  private winner: StreamConnection | undefined;
 
   constructor(
     private readonly core: NameStackCore,
@@ -50,7 +55,8 @@ export class StreamOpen implements RaceOwner {
     now: number,
     private readonly done: (r: OpenResult) => void,
   ) {
-    this.race = new HappyEyeballsRace(this, core.config.eyeballs, core.preferences, { destination: req.peerName }, now);
+    const keepOtherFamily = req.multipath && core.mptcp !== undefined && core.config.eyeballs.keepOtherFamilyForMptcp;
+    this.race = new HappyEyeballsRace(this, core.config.eyeballs, core.preferences, { destination: req.peerName, keepOtherFamily }, now);
     this.removeTimer = core.host.addTimerClient(this.race);
     this.lookup = core.resolver.lookupBoth(req.peerName, now, (family, r, at) => this.race.onAnswer(family, r.ok ? r : { ok: false, code: r.code }, at));
   }
@@ -85,8 +91,14 @@ export class StreamOpen implements RaceOwner {
     }
     this.attempts.set(id, { conn, names });
     const handler = {
-      onConnect: () => this.race.attemptSucceeded(id, core.tcp.now),
-      onClose: (_c: unknown, error?: TcpError) => this.race.attemptFailed(id, error?.code ?? 'ECONNRESET', core.tcp.now),
+      onConnect: () => {
+        this.race.attemptSucceeded(id, core.tcp.now);
+        this.releaseWhenSettled();
+      },
+      onClose: (_c: unknown, error?: TcpError) => {
+        this.race.attemptFailed(id, error?.code ?? 'ECONNRESET', core.tcp.now);
+        this.releaseWhenSettled();
+      },
     };
     (conn as { handler: unknown }).handler = handler;
     return id;
@@ -97,25 +109,52 @@ export class StreamOpen implements RaceOwner {
     this.attempts.delete(id);
     // A loser is reset (thesis 5.2.1: "the other connection is reset").
     a?.conn.destroy();
+    this.releaseWhenSettled();
+  }
+
+  /** A kept attempt of the other family connected: reset it and join its path to the winner. */
+  extraConnected(attempt: AttemptRecord, now: number): void {
+    const a = this.attempts.get(attempt.id);
+    this.attempts.delete(attempt.id);
+    if (!a) return;
+    const local = a.conn.localAddress;
+    a.conn.destroy();
+    const w = this.winner;
+    attempt.joined = false;
+    if (w instanceof MptcpConnection && !w.fallback && w.state === 'ESTABLISHED' && w.pathEvents && this.core.mptcp) {
+      attempt.joined = w.pathEvents.addLearnedRemote(attempt.address, this.req.port, local, now);
+      this.core.mptcp.schedule(w);
+    }
   }
 
   finished(outcome: RaceOutcome, now: number): void {
     if (this.settled) return;
     this.settled = true;
-    this.removeTimer();
     this.core.recordRace(outcome.record);
     if (!outcome.ok) {
       for (const a of this.attempts.values()) a.conn.destroy();
       this.attempts.clear();
+      this.releaseWhenSettled();
       this.done({ ok: false, error: new NameSocketError(outcome.code, `cannot open ${this.req.peerName}: ${outcome.code}`), race: outcome.record });
       return;
     }
     const a = this.attempts.get(outcome.winner.id)!;
-    this.attempts.clear();
+    this.attempts.delete(outcome.winner.id);
     (a.conn as { handler: unknown }).handler = {};
+    this.winner = a.conn;
+    // Only an MPTCP winner can take the other family's path as a subflow.
+    if (!(a.conn instanceof MptcpConnection) || a.conn.fallback) this.race.dropKept(now);
+    this.releaseWhenSettled();
     const connection = new NameConnection(a.conn, 'initiator', a.names, this.req.localName, this.req.peerName, outcome.record);
     this.core.track(connection);
     this.core.verifyPeer(connection, now);
     this.done({ ok: true, connection });
+  }
+
+  /** Once the race needs nothing more (no kept attempt left), it stops being a timer client. */
+  private releaseWhenSettled(): void {
+    if (!this.settled || !this.race.settled) return;
+    this.removeTimer();
+    this.winner = undefined;
   }
 }

@@ -266,6 +266,22 @@ describe('losers', () => {
     expect(r.log).toEqual(['0 start fd00:1:2::20', '0 start 198.19.1.20', '1 won fd00:1:2::20', '3 extra 198.19.1.20']);
     expect(r.outcome).toMatchObject({ ok: true, kept: [{ family: 4 }] });
     expect(r.record.attempts.map((a) => a.outcome)).toEqual(['won', 'extra']);
+    expect([r.race.settled, r.race.nextTimeout()]).toEqual([true, undefined]);
+  });
+
+  it('resets a kept attempt that has not connected keepOtherFamilyWaitMs after the win, then needs no timer', () => {
+    const r = race({ p: 0, keepOtherFamily: true, config: { keepOtherFamilyWaitMs: 500 }, answers: both(), fate: byFamily({ ms: 1, ok: true }, 'never') });
+    expect(r.log).toEqual(['0 start fd00:1:2::20', '0 start 198.19.1.20', '1 won fd00:1:2::20', '501 cancel 198.19.1.20']);
+    expect(r.record.attempts.map((a) => [a.outcome, a.endedAt])).toEqual([['won', 1], ['cancelled', 501]]);
+    expect([r.race.settled, r.race.nextTimeout()]).toEqual([true, undefined]);
+  });
+
+  it('dropKept resets the kept attempt at once (a winner that cannot take a subflow)', () => {
+    const r = race({ p: 0, keepOtherFamily: true, answers: both(), fate: byFamily({ ms: 1, ok: true }, 'never'), until: 5 });
+    expect(r.race.settled).toBe(false);
+    r.race.dropKept(5);
+    expect(r.log.slice(-1)).toEqual(['5 cancel 198.19.1.20']);
+    expect(r.race.settled).toBe(true);
   });
 
   it('keeps only one attempt of the other family and resets the rest', () => {
@@ -278,6 +294,7 @@ describe('losers', () => {
         { family: 4, at: 0, addresses: V4 },
       ],
       fate: (a) => (a === V6[1] ? { ms: 1, ok: true } : 'never'),
+      until: 1000,
     });
     expect(r.log).toEqual([
       '0 start fd00:1:2::20',

@@ -4,7 +4,9 @@
 // daemon's code, apps/lab/inprocess-host.ts) so P can be set as the thesis set it before
 // each scenario, tcpdump on both of alice's path veths as the thesis used Wireshark. Each
 // scenario asserts, from the captures, which family's SYN went first and the gap to the
-// other's, and from the race record the winner and P after (Table 2).
+// other's, and from the race record the winner and P after (Table 2). The thesis's module
+// reset the loser, so the scenarios run with eyeballs.keepOtherFamilyForMptcp off; the last
+// test turns it on and checks on bob's side that the loser's path joined the winner.
 
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,10 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAcceptLoop } from '../../apps/lab/accept-loop.js';
+import { startTransferPeer } from '../../apps/lab/transfer-peer.js';
 import { startInProcessHost, type InProcessHost } from '../../apps/lab/inprocess-host.js';
 import { impairPath, labDown, labExec, labUp, type LabStatusUp } from '../../apps/lab/lab.js';
 import { DnsResolver } from '../../stack/dns/resolver.js';
 import type { RaceRecord } from '../../stack/eyeballs/race.js';
+import { NameSocket } from '../../stack/socket/name-socket.js';
 import { NameStack } from '../../stack/socket/name-stack.js';
 import type { OpenResult } from '../../stack/socket/stream-open.js';
 import { startCapture } from './capture.js';
@@ -57,6 +61,18 @@ function stackAsking(path: 'p1' | 'p2', p: number): NameStack {
   return names;
 }
 
+/**
+ * `names` with both of the server's answers in its resolver's cache, so a race gets them in
+ * one turn: the two lookups otherwise come back in separate reads now and then.
+ */
+function withAnswers(names: NameStack): Promise<NameStack> {
+  return new Promise((resolve) => {
+    let answers = 0;
+    names.resolver.lookupBoth(SERVER, alice.driver.now(), () => ++answers === 2 && resolve(names));
+    alice.driver.kick();
+  });
+}
+
 function open(names: NameStack): Promise<RaceRecord> {
   return new Promise((resolve, reject) => {
     names.openStream({ peerName: SERVER, service: PORT }, alice.driver.now(), (r: OpenResult) => {
@@ -71,7 +87,7 @@ function open(names: NameStack): Promise<RaceRecord> {
 
 beforeAll(async () => {
   status = await labUp({ prefix: PREFIX });
-  alice = await startInProcessHost(PREFIX, 'alice', { control: join(tmp, 'alice.sock') });
+  alice = await startInProcessHost(PREFIX, 'alice', { control: join(tmp, 'alice.sock'), stack: { eyeballs: { keepOtherFamilyForMptcp: false } } });
   children.push(await startAcceptLoop(PREFIX, 'bob', PORT));
 }, 120_000);
 
@@ -84,7 +100,8 @@ afterAll(async () => {
 
 describe("Happy Eyeballs with P in the lab (thesis 6.2, Table 2)", () => {
   it('scenario 1, P = 0: IPv6 and IPv4 attempted at once; the faster family wins and P moves by one', async () => {
-    const { result: race, p1, p2 } = await synTimes(() => open(stackAsking('p1', 0)));
+    const names = await withAnswers(stackAsking('p1', 0));
+    const { result: race, p1, p2 } = await synTimes(() => open(names));
     expect(p1 && p2).toBeTruthy();
     // Both attempts start in the same turn of the stack (no preference delay between them);
     // on the wire, far less apart than any fallback delay (RFC 8305's 250 ms).
@@ -151,6 +168,60 @@ describe("Happy Eyeballs with P in the lab (thesis 6.2, Table 2)", () => {
       ]);
     } finally {
       await labExec(PREFIX, 'r1', ['ip', '-6', 'route', 'del', 'blackhole', `${bob6}/128`]);
+    }
+  });
+
+  it("keepOtherFamilyForMptcp: both families connect, the loser's path joins the winner; bob (no signal endpoints) sees one MPTCP connection with a subflow on each family", async () => {
+    // bob as a Linux server by default: no endpoints, so it announces nothing and a subflow on
+    // the other family can only come from the race.
+    const endpoints = (await labExec(PREFIX, 'bob', ['ip', 'mptcp', 'endpoint', 'show'])).stdout.trim().split('\n').filter(Boolean);
+    await labExec(PREFIX, 'bob', ['ip', 'mptcp', 'endpoint', 'flush']);
+    const config = alice.names.host.config.eyeballs;
+    config.keepOtherFamilyForMptcp = true;
+    const port = PORT + 1;
+    // bob sends 8 MB: Linux takes joins only while its side is open (mptcp_can_accept_new_subflow).
+    const peer = startTransferPeer(PREFIX, 'bob', { role: 'server', protocol: 'mptcp', host: '::', port, size: 8 << 20 });
+    children.push(peer.child);
+    try {
+      await peer.ready;
+      // An A answer that came after the IPv6 winner would leave no IPv4 attempt to keep.
+      const names = await withAnswers(stackAsking('p1', 0));
+      // Half-open: alice's side stays open after bob's end, so bob's socket can be looked at.
+      const socket = new NameSocket({ driver: alice.driver, names, allowHalfOpen: true });
+      const got: Buffer[] = [];
+      socket.on('data', (d: Buffer) => got.push(d));
+      const ended = new Promise<void>((resolve, reject) => {
+        socket.on('end', resolve);
+        socket.on('error', reject);
+      });
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.open({ peerName: SERVER, service: port }, resolve);
+      });
+      const data = Buffer.alloc(256 << 10, 7);
+      socket.write(data);
+      // The join starts once the connection is fully established (bob's first DSS), long
+      // before bob's 8 MB are through.
+      await ended;
+      const ss = (await labExec(PREFIX, 'bob', ['ss', '-Mni', 'sport', `= :${port}`])).stdout;
+      const tcp = (await labExec(PREFIX, 'bob', ['ss', '-tni', 'sport', `= :${port}`])).stdout;
+      socket.end();
+      const report = await peer.done;
+      const race = socket.raceInfo() as { attempts: { family: number; address: string; outcome: string; joined?: boolean }[]; winner: { family: number } };
+      const loser = race.attempts.find((a) => a.family !== race.winner.family)!;
+      expect([loser.outcome, loser.joined]).toEqual(['extra', true]);
+      // bob: one MPTCP connection with one more subflow, a TCP subflow to the loser's address (the other family).
+      expect(ss).toMatch(/subflows:1/);
+      expect(tcp).toContain(loser.address);
+      const alice4 = status.hosts.alice!.addresses.find((a) => a.path === 'p2')!.ipv4;
+      const alice6 = status.hosts.alice!.addresses.find((a) => a.path === 'p1')!.ipv6;
+      expect(tcp).toContain(alice4);
+      expect(tcp).toContain(alice6);
+      expect(report).toMatchObject({ mptcp: true, received: data.length });
+      expect(Buffer.concat(got).length).toBe(8 << 20);
+    } finally {
+      config.keepOtherFamilyForMptcp = false;
+      for (const e of endpoints) await labExec(PREFIX, 'bob', ['ip', 'mptcp', 'endpoint', 'add', ...e.split(/\s+/)]);
     }
   });
 });

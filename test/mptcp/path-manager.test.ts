@@ -268,6 +268,45 @@ describe('PathManager: server side', () => {
   });
 });
 
+describe('PathManager: learned peer addresses (Happy Eyeballs, docs/happy-eyeballs.md)', () => {
+  // The initial subflow is IPv6; the race's other family reached 10.0.2.2 from 10.0.2.1.
+  const dual = (o: Partial<PathManagerOptions> = {}): PathManager => {
+    const pm = new PathManager({ ...options, ...o }, { local: a('fd00:1::1'), remote: a('fd00:1::2'), remotePort: 443, ifIndex: 1, weOpened: true });
+    pm.setLocalAddresses([local('fd00:1::1', 1), local('10.0.2.1', 2), local('10.0.3.1', 3)], 0);
+    pm.onEstablished(0);
+    pm.poll(0);
+    return pm;
+  };
+
+  it('joins a learned address from the local address that reached it only, full mesh or not, outside the ADD_ADDR limit', () => {
+    for (const fullMesh of [true, false]) {
+      const pm = dual({ fullMesh, addAddrAccepted: 0 });
+      expect(pm.addLearnedRemote(a('10.0.2.2'), 443, a('10.0.2.1'), 10)).toBe(true);
+      expect(show(pm.poll(10))).toEqual(['open 1 10.0.2.1#1 -> 10.0.2.2#256:443']);
+      // Known already; a local address that is not ours or of the other family: refused.
+      expect(pm.addLearnedRemote(a('10.0.2.2'), 443, a('10.0.3.1'), 10)).toBe(false);
+      expect(pm.addLearnedRemote(a('10.0.4.2'), 443, a('10.9.9.9'), 10)).toBe(false);
+      expect(pm.addLearnedRemote(a('10.0.4.2'), 443, a('fd00:1::1'), 10)).toBe(false);
+      expect(pm.poll(10)).toEqual([]);
+    }
+  });
+
+  it('re-creates a failed learned path like its own, and takes the peer ID when the peer announces the address', () => {
+    const pm = dual();
+    pm.addLearnedRemote(a('10.0.2.2'), 443, a('10.0.2.1'), 0);
+    pm.poll(0);
+    pm.onSubflowClosed(1, 'failed', 100);
+    expect(show(pm.poll(1100))).toEqual(['open 1 10.0.2.1#1 -> 10.0.2.2#256:443']);
+    // The peer announces the same address as ID 7: no second subflow, and its REMOVE_ADDR closes the path.
+    expect(pm.onAddAddr({ id: 7, address: a('10.0.2.2') }, 1200)).toBe(true);
+    expect(pm.remoteAddresses.map((r) => [r.id, formatAddress(r.address)])).toEqual([[0, 'fd00:1::2'], [7, '10.0.2.2']]);
+    // Now an announced address: full mesh pairs it with the other IPv4 address too.
+    expect(show(pm.poll(1200))).toEqual(['open 2 10.0.3.1#2 -> 10.0.2.2#7:443']);
+    pm.onRemoveAddr(7, 1300);
+    expect(show(pm.poll(1300))).toEqual(['close 2 remote-removed', 'close 1 remote-removed']);
+  });
+});
+
 describe('pathManagerOptions', () => {
   it('gives the client the subflows and the server the announcements by default', () => {
     const c = pathManagerOptions(DEFAULT_CONFIG.mptcp, true);

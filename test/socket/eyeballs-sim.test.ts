@@ -56,7 +56,8 @@ describe('Happy Eyeballs with P over real TCP attempts (thesis chapter 6)', () =
   });
 
   it('P = 1 with 1000 ms more on the IPv6 path: IPv6 first, IPv4 10 ms later and wins, P halves to 0', () => {
-    const w = nameWorld({ v6: { delayMs: 1001 } });
+    // The thesis's module resets the loser (thesis 5.2.1); keeping it is test/eyeballs/keep-loser-sim.test.ts.
+    const w = nameWorld({ v6: { delayMs: 1001 }, config: { eyeballs: { keepOtherFamilyForMptcp: false } } });
     listen(w);
     w.alice.names.preferences.set('carol.lab.test', 1);
     const syns = synsFromAlice(w);

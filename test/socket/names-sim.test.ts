@@ -98,7 +98,8 @@ describe('name exchange over TCP/MPTCP between namestack hosts', () => {
     expect(synAck.names).toBe('carol.lab.test>alice.lab.test');
     // After the handshake no packet carries names any more.
     expect(v6.filter((s) => s.names !== undefined)).toHaveLength(2);
-    // The IPv4 attempt (started at once: P = 0) lost and was reset; it carried no names.
+    // The IPv4 attempt (started at once: P = 0) lost, connected after the winner and was reset
+    // (its path joined the winner: keepOtherFamilyForMptcp); it carried no names.
     const v4 = seen.filter((s) => s.path === 'v4' && s.proto === 'tcp');
     expect(v4[0]!.flags).toBe(TCP_SYN);
     expect(v4.some((s) => s.from === 'alice' && s.flags & TCP_RST)).toBe(true);
@@ -114,7 +115,7 @@ describe('name exchange over TCP/MPTCP between namestack hosts', () => {
     // The race is in the stats: attempts with times, winner, P before and after.
     const stats = w.alice.names.stats() as { races: { attempts: { family: number; startedAt: number; outcome: string }[]; winner: { family: number }; preferenceBefore: number; preferenceAfter: number }[] };
     const race = stats.races[0]!;
-    expect(race.attempts.map((x) => [x.family, x.outcome])).toEqual([[6, 'won'], [4, 'cancelled']]);
+    expect(race.attempts.map((x) => [x.family, x.outcome])).toEqual([[6, 'won'], [4, 'extra']]);
     expect([race.preferenceBefore, race.preferenceAfter, race.winner.family]).toEqual([0, 1, 6]);
   });
 

@@ -1,8 +1,13 @@
 // Name-based dgram sockets (thesis 2.3 with SOCK_DGRAM, 2.4 "for transport protocols like
 // UDP, which does not have an initial handshake, the initiating host sends the name on every
 // packet until it receives an acknowledgement"). The opener's UDP socket is connected to one
-// address of the peer (the family P prefers: a datagram has no handshake to race with) and
-// carries the names until the peer's come back. A listener keeps one responder exchange per
+// address of the peer and carries the names until the peer's come back. There is no race:
+// the thesis's Happy Eyeballs (5.2) races connection attempts, and a datagram has no
+// handshake whose outcome could pick a family or teach P. The family is the one P prefers
+// (IPv6 for P >= 0, which is also where names can ride, thesis 2.7), the other only when the
+// preferred one has no address; P is read, never learned. Resolution follows RFC 8305 3: the
+// preferred family's answer decides at once, an answer of the other family waits at most
+// resolutionDelayMs for it. A listener keeps one responder exchange per
 // peer (address and port): its first datagram is checked against the listener's name and
 // peer filter (refused: dropped, and so is everything after from that peer), later ones
 // answer with both names until one arrives without them. Each peer is a session taken with
@@ -10,7 +15,9 @@
 
 import { familyOf, formatAddress, type IpAddress, type IpFamily } from '../wire/address.js';
 import type { Ipv6ExtensionHeader } from '../wire/ipv6-ext.js';
+import type { DnsQueryHandle } from '../dns/resolver.js';
 import type { DnsResult } from '../dns/result.js';
+import type { TimerClient } from '../ip/host.js';
 import { NameExchange, ANY_NAME } from '../name/exchange.js';
 import type { Verification } from '../name/verify.js';
 import type { UdpSocket } from '../udp/socket.js';
@@ -138,20 +145,39 @@ export class NameDgramSocket extends DgramPeer {
     return this.udp;
   }
 
-  /** Resolves the peer, picks the family P prefers (IPv6 for P >= 0) among its addresses, binds and connects. */
+  /**
+   * Resolves the peer, takes an address of the family P prefers (IPv6 for P >= 0), of the
+   * other family when the preferred one has none, binds and connects. RFC 8305 3: decided
+   * as soon as the preferred family answers; an answer of the other family first waits up to
+   * eyeballs.resolutionDelayMs for the preferred one.
+   */
   static open(core: NameStackCore, req: { peerName: string; localName: string | undefined; port: number }, now: number, done: (r: { ok: true; socket: NameDgramSocket } | { ok: false; error: NameSocketError }) => void): void {
     const udp = core.udp;
     if (!udp) return done({ ok: false, error: new NameSocketError('ENOTSUP', 'this stack has no UDP layer') });
+    const eyeballs = core.config.eyeballs;
+    const preferred: IpFamily = eyeballs.usePreference && core.preferences.get(req.peerName) < 0 ? 4 : 6;
+    const other: IpFamily = preferred === 6 ? 4 : 6;
     const answers: Partial<Record<IpFamily, DnsResult>> = {};
-    core.resolver.lookupBoth(req.peerName, now, (family, r, at) => {
-      answers[family] = r;
-      if (!answers[4] || !answers[6]) return;
-      const preferred: IpFamily = core.preferences.get(req.peerName) < 0 ? 4 : 6;
-      const pick = (f: IpFamily): IpAddress | undefined => {
-        const a = answers[f];
-        return a?.ok ? a.addresses.find((x) => familyOf(x) === f) : undefined;
-      };
-      const address = pick(preferred) ?? pick(preferred === 6 ? 4 : 6);
+    const pick = (f: IpFamily): IpAddress | undefined => {
+      const a = answers[f];
+      return a?.ok ? a.addresses.find((x) => familyOf(x) === f) : undefined;
+    };
+    let decided = false;
+    let lookup: DnsQueryHandle | undefined;
+    let deadline: number | undefined;
+    const timer: TimerClient = {
+      nextTimeout: () => deadline,
+      onTimeout: (t) => {
+        if (deadline !== undefined && t >= deadline) decide(t);
+      },
+    };
+    const removeTimer = core.host.addTimerClient(timer);
+    const decide = (at: number): void => {
+      if (decided) return;
+      decided = true;
+      removeTimer();
+      lookup?.cancel();
+      const address = pick(preferred) ?? pick(other);
       if (!address) {
         const codes = [answers[6], answers[4]].map((a) => (a && !a.ok ? a.code : 'ENODATA'));
         const code = codes.find((c) => c === 'ENOTFOUND') ?? codes.find((c) => c !== 'ENODATA') ?? 'ENODATA';
@@ -168,7 +194,14 @@ export class NameDgramSocket extends DgramPeer {
       const socket = new NameDgramSocket(core, x.value, bound.socket, address, req.port, req.peerName);
       socket.checkName(at);
       done({ ok: true, socket });
+    };
+    lookup = core.resolver.lookupBoth(req.peerName, now, (family, r, at) => {
+      answers[family] = r;
+      if (pick(preferred) || (answers[preferred] && answers[other])) return decide(at);
+      if (family === other && pick(other) && deadline === undefined) deadline = at + eyeballs.resolutionDelayMs;
     });
+    // Answers from the cache come back inside lookupBoth, before `lookup` was set.
+    if (decided) lookup.cancel();
   }
 
   close(): void {

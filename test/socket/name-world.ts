@@ -72,6 +72,8 @@ export function nameWorld(opts: {
   v6?: PathParams;
   v4?: PathParams;
   zone?: Zone;
+  /** The DNS server ignores the queries this returns true for (a lost or unanswered lookup). */
+  ignoreQuery?: (q: Query) => boolean;
 } = {}): NameWorld {
   const net = new SimNetwork(opts.seed ?? 'names');
   const make = (name: string): Host => {
@@ -120,6 +122,7 @@ export function nameWorld(opts: {
         const decoded = dnsPacket.decode(Buffer.from(d.data));
         const q: Query = { at: d.at, server: address, id: decoded.id!, srcPort: d.port, question: decoded.questions![0]!, edns: false };
         queries.push(q);
+        if (opts.ignoreQuery?.(q)) continue;
         for (const reply of fromZone(q, zone)) socket.send(dnsPacket.encode(reply.packet!), d.at, { address: d.address, port: d.port });
       }
     };

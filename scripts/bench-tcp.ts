@@ -29,12 +29,7 @@ import { cpus, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { tmpdir } from 'node:os';
-import { readConfigFile } from '../apps/host/config.js';
-import { startHostDaemon } from '../apps/host/daemon.js';
-import { createLogger } from '../apps/host/log.js';
-import { NO_TRANSPORT } from '../apps/host/transport.js';
-import { impairPath, labDown, labExec, labSpawn, labStatus, labUp, type LabStatusUp } from '../apps/lab/lab.js';
+import { impairPath, labDown, labExec, labStatus, labUp, type LabStatusUp } from '../apps/lab/lab.js';
 import { runClient } from '../apps/perf/client.js';
 import { controlTransport } from '../apps/perf/control-transport.js';
 import { DEFAULT_SETTINGS } from '../apps/perf/protocol.js';
@@ -43,6 +38,7 @@ import { namestackTransport } from '../apps/perf/stack-transport.js';
 import type { PerfTransport } from '../apps/perf/transport.js';
 import type { SocketDriver } from '../stack/socket/tcp-socket.js';
 import { TcpLayer } from '../stack/tcp/layer.js';
+import { bobAddress, iperf3ServerOnBob, startAliceInProcess } from './lib/lab-bench.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PORT = 5201;
@@ -99,56 +95,12 @@ function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
 }
 
-interface Iperf3Server {
-  /** iperf3's JSON when it exits after its one test. */
-  report: Promise<PerfReport>;
-  /** Ends it if it still runs (a client that failed never comes) and waits until it has. */
-  stop(): Promise<void>;
-}
-
-/** `iperf3 -s -1 -J` on bob, once it listens. */
-async function iperf3ServerOnBob(prefix: string): Promise<Iperf3Server> {
-  const child = labSpawn(prefix, 'bob', ['iperf3', '-s', '-1', '-J', '-p', String(PORT)], { stdio: ['ignore', 'pipe', 'ignore'] });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  const report = new Promise<PerfReport>((resolve, reject) =>
-    child.once('close', () => {
-      try {
-        resolve(JSON.parse(out) as PerfReport);
-      } catch {
-        reject(new Error(`iperf3 -s on bob printed no JSON: ${out.slice(0, 200)}`));
-      }
-    }),
-  );
-  report.catch(() => {});
-  for (let i = 0; i < 200; i++) {
-    const ss = await labExec(prefix, 'bob', ['ss', '-Hltn', `sport = :${PORT}`]);
-    if (ss.stdout.trim() !== '') {
-      return {
-        report,
-        stop: () => {
-          if (child.exitCode === null && child.signalCode === null) child.kill();
-          return exited;
-        },
-      };
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  child.kill();
-  throw new Error('iperf3 -s on bob did not listen');
-}
-
-function bobAddress(status: LabStatusUp): string {
-  return status.hosts.bob!.addresses.find((a) => a.path === PATH)!.ipv4;
-}
-
 /** dave -> bob (or bob -> dave with -R), iperf3 at both ends. */
 async function kernelRun(status: LabStatusUp, seconds: number, reverse: boolean): Promise<Measurement> {
-  const server = await iperf3ServerOnBob(status.prefix);
+  const server = await iperf3ServerOnBob(status.prefix, { port: PORT });
   let report: PerfReport;
   try {
-    const client = await labExec(status.prefix, 'dave', ['iperf3', '-c', bobAddress(status), '-p', String(PORT), '-t', String(seconds), '-C', CONGESTION, '-J', ...(reverse ? ['-R'] : [])], {
+    const client = await labExec(status.prefix, 'dave', ['iperf3', '-c', bobAddress(status, PATH), '-p', String(PORT), '-t', String(seconds), '-C', CONGESTION, '-J', ...(reverse ? ['-R'] : [])], {
       timeoutMs: (seconds + 30) * 1000,
     });
     report = JSON.parse(client.stdout) as PerfReport;
@@ -188,25 +140,12 @@ function ownCpuSeconds(): number {
 }
 
 /**
- * The stack on alice's TUNs in this process: the daemon's own start-up (links from the lab's
- * per-host file, moved into alice's namespace, with the lab's host routes) minus its control
- * server's streams; the perf engine gets TcpSockets on the same TcpLayer.
+ * The stack on alice's TUNs in this process (scripts/lib/lab-bench.ts), the perf engine's
+ * TcpSockets on its TcpLayer.
  */
 async function inProcessStack(status: LabStatusUp): Promise<AliceStack> {
-  const alice = status.hosts.alice!;
-  if (alice.daemon?.running) throw new Error(`alice in lab '${status.prefix}' runs a daemon: use --via daemon, or a lab without one (another --prefix)`);
-  const config = readConfigFile(alice.configFile!);
-  config.control = join(tmpdir(), `bench-tcp-${process.pid}.sock`);
-  for (const link of config.links) link.netns = alice.namespace;
-  let driver: SocketDriver | undefined;
-  const daemon = await startHostDaemon(config, {
-    log: createLogger('error'),
-    transport: (host, runtime) => {
-      driver = { tcp: new TcpLayer(host), now: () => runtime.now(), kick: () => runtime.kick() };
-      return NO_TRANSPORT;
-    },
-  });
-  return { via: 'in-process', transport: namestackTransport(driver!), cpuSeconds: ownCpuSeconds, stop: () => daemon.stop() };
+  const alice = await startAliceInProcess(status, 'bench-tcp', (host, runtime): SocketDriver => ({ tcp: new TcpLayer(host), now: () => runtime.now(), kick: () => runtime.kick() }));
+  return { via: 'in-process', transport: namestackTransport(alice.parts), cpuSeconds: ownCpuSeconds, stop: alice.stop };
 }
 
 /** The host daemon on alice, through its control socket. */
@@ -224,10 +163,10 @@ function daemonStack(status: LabStatusUp): AliceStack {
 
 /** alice -> bob (or bob -> alice with -R): namestack perf on alice's stack, iperf3 on bob. */
 async function namestackRun(status: LabStatusUp, alice: AliceStack, seconds: number, reverse: boolean): Promise<Measurement> {
-  const server = await iperf3ServerOnBob(status.prefix);
+  const server = await iperf3ServerOnBob(status.prefix, { port: PORT });
   const cpu0 = alice.cpuSeconds();
   const report = await runClient({
-    host: bobAddress(status),
+    host: bobAddress(status, PATH),
     port: PORT,
     transport: alice.transport,
     // -C reaches bob's iperf3, which sends with it in -R.

@@ -308,7 +308,8 @@ export class DnsResolver implements TimerClient {
   private socketFor(q: Query, family: IpFamily): { ok: true; value: UdpSocket } | { ok: false; error: { code: DnsErrorCode; message: string } } {
     const existing = q.sockets.get(family);
     if (existing) return { ok: true, value: existing };
-    const bound = this.udp.bind({ family });
+    // One socket asks every server: recvErrors, so a refusing server fails over at once.
+    const bound = this.udp.bind({ family, recvErrors: true });
     if (!bound.ok) return { ok: false, error: { code: bound.code === 'EADDRINUSE' ? 'ENOBUFS' : 'EINVAL', message: bound.message } };
     const socket = bound.socket;
     socket.onReadable = (what) => {

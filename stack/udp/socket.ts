@@ -1,13 +1,14 @@
 // A UDP socket on the sans-I/O host: bound to an address (or the wildcard) and a port,
 // optionally connected to one peer; received datagrams wait in a bounded queue, ICMP errors
-// about what it sent are kept as the latest error (like a kernel socket's sk_err).
+// about what it sent are kept as the latest error (like a kernel socket's sk_err), and only
+// the ones Linux would report (see reportError).
 
 import type { UdpConfig } from '../config.js';
 import { type IpAddress, type IpFamily, addressEquals } from '../wire/address.js';
 import type { Ipv6ExtensionHeader } from '../wire/ipv6-ext.js';
 import { emitUdp, IPPROTO_UDP, UDP_HEADER_LENGTH } from '../wire/udp.js';
 import type { IcmpErrorReport, SendRequest, SendResult } from '../ip/host.js';
-import { icmpErrno, type IcmpErrno } from '../ip/icmp-errors.js';
+import { icmpErrno, icmpErrorIsFatal, type IcmpErrno } from '../ip/icmp-errors.js';
 import type { PacketAllocator } from '../ip/packet-alloc.js';
 
 export interface UdpDatagram {
@@ -59,6 +60,11 @@ export class UdpSocket {
    * call) before it is queued; 'drop' discards it. The name exchange of dgram sockets.
    */
   ipv6Hook: ((headers: readonly Ipv6ExtensionHeader[], address: IpAddress, port: number) => 'accept' | 'drop') | undefined = undefined;
+  /**
+   * IP_RECVERR / IPV6_RECVERR: every ICMP error about what this socket sent is reported, on
+   * a connected socket or not. Off by default, as in Linux.
+   */
+  recvErrors = false;
   private queue: UdpDatagram[] = [];
   private queueHead = 0;
   private queuedBytes = 0;
@@ -167,11 +173,20 @@ export class UdpSocket {
     return true;
   }
 
-  /** Called by the UDP layer with an ICMP error about a datagram sent from here to `port` at `address`. */
-  reportError(icmp: IcmpErrorReport, address: IpAddress, port: number, now: number): void {
+  /**
+   * Called by the UDP layer with an ICMP error about a datagram sent from here to `port` at
+   * `address`; returns whether the socket took it. Like Linux (__udp4_lib_err,
+   * __udp6_lib_err), without recvErrors only a connected socket hears of errors, and only of
+   * hard ones: fatal unreachables, parameter problems, and packet too big (path MTU
+   * discovery is on, IP_PMTUDISC_WANT). An unconnected socket talks to many peers, and a
+   * stray or forged error about one must not fail it for all.
+   */
+  reportError(icmp: IcmpErrorReport, address: IpAddress, port: number, now: number): boolean {
+    if (!this.recvErrors && !(this.peer && (icmp.kind === 'packetTooBig' || icmpErrorIsFatal(icmp)))) return false;
     this.counters.errors++;
     this.error = { code: icmpErrno(icmp), address, port, icmp, at: now };
     this.onReadable?.('error');
+    return true;
   }
 }
 

@@ -30,6 +30,8 @@ export interface BindOptions {
   family?: IpFamily;
   /** 0 or absent: an ephemeral port. */
   port?: number;
+  /** Sets the socket's recvErrors (IP_RECVERR): ICMP errors reported even when not connected. */
+  recvErrors?: boolean;
 }
 
 export type BindResult = { ok: true; socket: UdpSocket } | { ok: false; code: 'EADDRINUSE' | 'EADDRNOTAVAIL' | 'EINVAL'; message: string };
@@ -71,6 +73,7 @@ export class UdpLayer implements TransportHandler {
     if (port === undefined) return { ok: false, code: 'EADDRINUSE', message: 'no free ephemeral port' };
     if (this.conflicts(family, address, port)) return { ok: false, code: 'EADDRINUSE', message: `port ${port} in use` };
     const socket = new UdpSocket(this.owner, family, address?.slice(), port);
+    socket.recvErrors = opts.recvErrors ?? false;
     const list = this.byPort.get(port);
     if (list) list.push(socket);
     else this.byPort.set(port, [socket]);
@@ -104,16 +107,14 @@ export class UdpLayer implements TransportHandler {
     else this.counters.receiveQueueDrops++;
   }
 
-  /** RFC 1122 4.1.3.3: ICMP errors go to the application; here, the socket bound to the quoted source. */
+  /** RFC 1122 4.1.3.3: ICMP errors go to the application; here, the socket bound to the quoted source, if it takes them (UdpSocket.reportError). */
   icmpError(e: IcmpErrorReport, now: number): void {
     const h = e.original.l4Header;
     if (h.length < 4) return;
     const srcPort = readU16(h, 0);
     const dstPort = readU16(h, 2);
     const socket = this.lookup(e.family, e.original.src, e.original.dst, dstPort, srcPort);
-    if (!socket) return;
-    this.counters.icmpErrors++;
-    socket.reportError(e, e.original.dst.slice(), dstPort, now);
+    if (socket?.reportError(e, e.original.dst.slice(), dstPort, now)) this.counters.icmpErrors++;
   }
 
   /** The socket for a datagram from `remote`:`remotePort` to `local`:`localPort`: specific address first, then wildcard. */

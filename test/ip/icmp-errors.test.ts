@@ -7,17 +7,20 @@ import { formatAddress } from '../../stack/wire/address.js';
 import { icmpv4, icmpv6, ip, ipv4, ipv6 } from './packets.js';
 import { makeHost } from './test-host.js';
 
-/** Host 10.0.0.1 / 2001:db8::1 with UDP sockets a (port 1111) and b (port 2222) on both families. */
+/**
+ * Host 10.0.0.1 / 2001:db8::1 with UDP sockets a (port 1111) and b (port 2222) on both
+ * families, unconnected, with recvErrors (IP_RECVERR) so that they hear every error.
+ */
 function setup() {
   const { host, eth } = makeHost({}, 1);
   const udp = new UdpLayer(host);
-  const bind = (family: 4 | 6, port: number): UdpSocket => {
-    const r = udp.bind({ family, port });
+  const bind = (family: 4 | 6, port: number, recvErrors = true): UdpSocket => {
+    const r = udp.bind({ family, port, recvErrors });
     if (!r.ok) throw new Error(r.message);
     return r.socket;
   };
   const sockets = { a4: bind(4, 1111), b4: bind(4, 2222), a6: bind(6, 1111), b6: bind(6, 2222) };
-  return { host, eth, udp, ...sockets };
+  return { host, eth, udp, bind, ...sockets };
 }
 
 /** What a socket sent, as it left the host. */
@@ -75,6 +78,44 @@ suite('ICMP errors reach the socket that sent the invoking datagram', () => {
   });
 });
 
+suite('Which UDP sockets hear ICMP errors (Linux __udp4_lib_err, __udp6_lib_err)', () => {
+  it('without recvErrors: only a connected socket, and only hard errors (fatal, or packet too big)', () => {
+    const { host, eth, udp, bind } = setup();
+    const loose = bind(4, 3333, false);
+    const connected = bind(4, 4444, false);
+    connected.connect(ip('192.0.2.53'), 53);
+    const unreachable = (s: UdpSocket, code: number) =>
+      host.input(eth, ipv4('198.51.100.1', '10.0.0.1', 1, icmpv4({ kind: 'destinationUnreachable', code, nextHopMtu: code === 4 ? 1400 : 0, invoking: sent(host, s, '192.0.2.53', 53) })), 0);
+    const timeExceeded = (s: UdpSocket) => host.input(eth, ipv4('198.51.100.1', '10.0.0.1', 1, icmpv4({ kind: 'timeExceeded', code: 0, invoking: sent(host, s, '192.0.2.53', 53) })), 0);
+    const readable: string[] = [];
+    loose.onReadable = (what) => readable.push(`loose ${what}`);
+    connected.onReadable = (what) => readable.push(`connected ${what}`);
+    for (const s of [loose, connected]) {
+      unreachable(s, 3); // port unreachable: fatal
+      unreachable(s, 1); // host unreachable: soft
+      timeExceeded(s); // soft
+      unreachable(s, 4); // fragmentation needed: hard for a socket doing PMTU discovery
+    }
+    expect(readable).toEqual(['connected error', 'connected error']);
+    expect(errorText(connected)).toBe('EMSGSIZE packetTooBig/4 from 198.51.100.1 about 192.0.2.53:53');
+    expect(loose.takeError()).toBeUndefined();
+    expect([loose.counters.errors, connected.counters.errors, udp.counters.icmpErrors]).toEqual([0, 2, 2]);
+    expect(host.counters.icmpErrorsIn).toBe(8);
+  });
+
+  it('IPv6: a connected socket hears port unreachable, not address unreachable or time exceeded', () => {
+    const { host, eth, bind } = setup();
+    const s = bind(6, 5555, false);
+    s.connect(ip('2001:db8:53::53'), 53);
+    const from = (m: Parameters<typeof icmpv6>[0]) => host.input(eth, ipv6('2001:db8:ff::1', '2001:db8::1', 58, icmpv6(m, '2001:db8:ff::1', '2001:db8::1')), 0);
+    from({ kind: 'destinationUnreachable', code: 3, invoking: sent(host, s, '2001:db8:53::53', 53) });
+    from({ kind: 'timeExceeded', code: 0, invoking: sent(host, s, '2001:db8:53::53', 53) });
+    expect(s.takeError()).toBeUndefined();
+    from({ kind: 'destinationUnreachable', code: 4, invoking: sent(host, s, '2001:db8:53::53', 53) });
+    expect(errorText(s)).toBe('ECONNREFUSED unreachable/4 from 2001:db8:ff::1 about 2001:db8:53::53:53');
+  });
+});
+
 suite('Packet too big lowers the path MTU', () => {
   it('IPv4 fragmentation needed: routeMtu drops, the socket sees EMSGSIZE, and the entry expires', () => {
     const { host, eth, a4 } = setup();
@@ -110,7 +151,7 @@ suite('Packet too big lowers the path MTU', () => {
       reports.push(e);
       original(e, now);
     };
-    const s = udp.bind({ address: '2001:db8::1' });
+    const s = udp.bind({ address: '2001:db8::1', recvErrors: true });
     if (!s.ok) throw new Error(s.message);
     const invoking = sent(host, s.socket, '2001:db8:53::53', 53);
     const ptb = (mtu: number) => host.input(eth, ipv6('2001:db8:ff::1', '2001:db8::1', 58, icmpv6({ kind: 'packetTooBig', code: 0, mtu, invoking }, '2001:db8:ff::1', '2001:db8::1')), 0);

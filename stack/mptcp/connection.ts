@@ -804,7 +804,7 @@ export class MptcpConnection {
 
   onAddAddr(sf: Subflow, o: AddAddr): void {
     if (o.echo) {
-      this.pathEvents?.onAddAddrEcho(o.addressId);
+      this.pathEvents?.onAddAddrEcho(o.addressId, this.now);
       return;
     }
     const expected = addAddrHmac(this.remoteKey, this.localKey, o.addressId, o.address, o.port ?? 0);

@@ -85,8 +85,9 @@ export class PathDriver {
     return added;
   }
 
-  onAddAddrEcho(id: number): void {
-    this.pm.onAddAddrEcho(id);
+  onAddAddrEcho(id: number, now: number): void {
+    this.pm.onAddAddrEcho(id, now);
+    this.apply(now);
   }
 
   onRemoveAddr(id: number, now: number): void {

@@ -4,11 +4,12 @@
 // subflow, announce or withdraw an address, change a subflow's backup priority).
 //
 // Beyond Linux's in-kernel path manager (net/mptcp/pm_kernel.c): full mesh over every
-// usable local x remote address pair of the same family by default, all addresses
-// announced at once instead of one per echo, and a subflow that failed is re-created with
-// exponential backoff (and at once when its link comes back), which Linux does not do
-// (mptcp_net-next issue 440). Echoing received ADD_ADDRs is the connection's job: RFC 8684
-// 3.4.1 requires an echo for every one, accepted or not.
+// usable local x remote address pair of the same family by default, and a subflow that
+// failed is re-created with exponential backoff (and at once when its link comes back),
+// which Linux does not do (mptcp_net-next issue 440). Like Linux, addresses are announced
+// one at a time, the next after the echo of the previous one (see announce()). Echoing
+// received ADD_ADDRs is the connection's job: RFC 8684 3.4.1 requires an echo for every
+// one, accepted or not.
 
 import type { MptcpConfig } from '../config.js';
 import { addressEquals, addressKey, familyOf, type IpAddress } from '../wire/address.js';
@@ -336,9 +337,10 @@ export class PathManager {
     return true;
   }
 
-  /** The peer echoed our ADD_ADDR: stop re-announcing it. */
-  onAddAddrEcho(id: number): void {
+  /** The peer echoed our ADD_ADDR: stop re-announcing it and announce the next address. */
+  onAddAddrEcho(id: number, now: number): void {
     this.announcements.delete(id);
+    this.update(now);
   }
 
   /** The peer withdrew an address (RFC 8684 3.4.2): close the subflows to it. */
@@ -499,13 +501,6 @@ export class PathManager {
 
   private announce(now: number): void {
     if (!this.options.announce) return;
-    for (const l of this.locals.values()) {
-      // RFC 8684 3.4.1: the initial address (ID 0) is known to the peer already.
-      if (l.id === 0 || l.announced || !l.info.signal || !this.usableLocal(l)) continue;
-      l.announced = true;
-      this.announcements.set(l.id, { id: l.id, sentAt: now, retransmits: 0 });
-      this.actions.push({ kind: 'announce', id: l.id, address: l.info.address, port: l.info.port });
-    }
     for (const a of this.announcements.values()) {
       if (now < a.sentAt + this.options.addAddrTimeoutMs) continue;
       const l = [...this.locals.values()].find((x) => x.id === a.id);
@@ -517,6 +512,24 @@ export class PathManager {
       a.sentAt = now;
       this.actions.push({ kind: 'announce', id: l.id, address: l.info.address, port: l.info.port });
     }
+    // One announcement awaits its echo at a time, as Linux's own path manager sends them
+    // (pm_kernel.c: the next signal endpoint once mptcp_pm_add_addr_echoed). A Linux peer
+    // holds a single received ADD_ADDR for its path-manager worker (pm->remote) and drops,
+    // unechoed, any that arrives before the worker ran (pm.c mptcp_pm_add_addr_received,
+    // MPTcpExtAddAddrDrop): announcements sent back to back lost all but the first.
+    if (this.announcements.size > 0) return;
+    // RFC 8684 3.4.1: the initial address (ID 0) is known to the peer already. Addresses of
+    // the initial subflow's family first: a peer socket of one family joins only that family.
+    const family = familyOf(this.initial.local);
+    let next: Local | undefined;
+    for (const l of this.locals.values()) {
+      if (l.id === 0 || l.announced || !l.info.signal || !this.usableLocal(l)) continue;
+      if (!next || (familyOf(l.info.address) === family && familyOf(next.info.address) !== family)) next = l;
+    }
+    if (!next) return;
+    next.announced = true;
+    this.announcements.set(next.id, { id: next.id, sentAt: now, retransmits: 0 });
+    this.actions.push({ kind: 'announce', id: next.id, address: next.info.address, port: next.info.port });
   }
 
   private retry(now: number): void {

@@ -189,7 +189,7 @@ describe('PathManager: full mesh (client)', () => {
     pm.setLocalAddresses(both, 0);
     pm.onEstablished(0);
     expect(show(pm.poll(0))).toEqual(['announce 1 10.0.2.1', 'open 1 10.0.2.1#1 -> 10.0.1.2#0:443']);
-    pm.onAddAddrEcho(1);
+    pm.onAddAddrEcho(1, 50);
     pm.setLocalAddresses([local('10.0.1.1', 1)], 100);
     expect(show(pm.poll(100))).toEqual(['close 1 local-removed', 'remove-address 1']);
     pm.setLocalAddresses([local('10.0.1.1', 1), local('10.0.3.1', 3), both[1]!], 200);
@@ -232,25 +232,37 @@ describe('PathManager: server side', () => {
     );
   }
 
-  it('announces every signal address at once and re-announces until echoed', () => {
+  it('announces one signal address at a time, the next after the echo, and re-announces until echoed', () => {
     const pm = server();
     pm.setLocalAddresses(
       [
         local('10.0.1.2', 1, { signal: true }),
-        local('10.0.2.2', 2, { signal: true }),
         local('2001:db8::2', 3, { signal: true, port: 8443 }),
+        local('10.0.2.2', 2, { signal: true }),
         local('10.0.4.2', 4),
       ],
       0,
     );
     pm.onEstablished(0);
-    expect(show(pm.poll(0))).toEqual(['announce 1 10.0.2.2', 'announce 2 2001:db8::2:8443']);
-    pm.onAddAddrEcho(1);
-    expect(pm.nextTimeout()).toBe(2000);
-    expect(show(pm.poll(2000))).toEqual(['announce 2 2001:db8::2:8443']);
-    expect(show(pm.poll(4000))).toEqual(['announce 2 2001:db8::2:8443']);
-    expect(pm.poll(6000)).toEqual([]);
+    // The initial subflow's family (IPv4) first; nothing more until the echo.
+    expect(show(pm.poll(0))).toEqual(['announce 2 10.0.2.2']);
+    expect(pm.poll(100)).toEqual([]);
+    pm.onAddAddrEcho(2, 100);
+    expect(show(pm.poll(100))).toEqual(['announce 1 2001:db8::2:8443']);
+    expect(pm.nextTimeout()).toBe(2100);
+    expect(show(pm.poll(2100))).toEqual(['announce 1 2001:db8::2:8443']);
+    expect(show(pm.poll(4100))).toEqual(['announce 1 2001:db8::2:8443']);
+    expect(pm.poll(6100)).toEqual([]);
     expect(pm.nextTimeout()).toBeUndefined();
+  });
+
+  it('moves on to the next address when the peer never echoes one', () => {
+    const pm = server({ addAddrMaxRetransmits: 1 });
+    pm.setLocalAddresses([local('10.0.1.2', 1), local('10.0.2.2', 2, { signal: true }), local('10.0.3.2', 3, { signal: true })], 0);
+    pm.onEstablished(0);
+    expect(show(pm.poll(0))).toEqual(['announce 1 10.0.2.2']);
+    expect(show(pm.poll(2000))).toEqual(['announce 1 10.0.2.2']);
+    expect(show(pm.poll(4000))).toEqual(['announce 2 10.0.3.2']);
   });
 
   it('counts the peer joins against the limit and does not re-create them', () => {

@@ -7,6 +7,7 @@
 import { DnsResolver } from '../../stack/dns/resolver.js';
 import type { Host } from '../../stack/ip/host.js';
 import { MptcpLayer } from '../../stack/mptcp/layer.js';
+import { mptcpConnectionStats } from '../../stack/mptcp/stats.js';
 import { NameServer } from '../../stack/socket/name-server.js';
 import { NameSocket } from '../../stack/socket/name-socket.js';
 import { NameStack } from '../../stack/socket/name-stack.js';
@@ -80,9 +81,25 @@ export function nameTransport(host: Host, runtime: HostRuntime, tcp: TcpLayer, c
           },
         );
       }),
-    stats: () => ({
-      ...(names ? names.stats() : { available: false }),
-      mptcp: { counters: { ...mptcp.counters }, connections: [...mptcp.connections()].length },
-    }),
+    stats: () => nameLayerStats(names, mptcp),
+  };
+}
+
+/**
+ * The name layer's part of a stats reply (`stats.names`): the NameStack's (counters, P, races,
+ * listeners, named connections) and every MPTCP connection like `ss -Mi`, each subflow with
+ * its addresses, state, flags, cwnd, srtt, byte counters and reinjections; the event log is
+ * left out (its count stays), as it would dwarf the rest.
+ */
+export function nameLayerStats(names: NameStack | undefined, mptcp: MptcpLayer): Record<string, unknown> {
+  return {
+    ...(names ? names.stats() : { available: false }),
+    mptcp: {
+      counters: { ...mptcp.counters },
+      connections: [...mptcp.connections()].map((c) => {
+        const { events, ...s } = mptcpConnectionStats(c);
+        return { ...s, events: events.length };
+      }),
+    },
   };
 }

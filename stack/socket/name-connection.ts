@@ -106,8 +106,9 @@ export class NameConnection {
     return {
       role: this.role,
       transport: this.multipath ? 'mptcp' : 'tcp',
-      local: `${formatAddress(c.localAddress)}:${c.localPort}`,
-      remote: `${formatAddress(c.remoteAddress)}:${c.remotePort}`,
+      // As the tcp section's connections: {address, port}, so no one has to split "fd00::1:7".
+      local: { address: formatAddress(c.localAddress), port: c.localPort },
+      remote: { address: formatAddress(c.remoteAddress), port: c.remotePort },
       state: c.state,
       ...this.summary(),
       ...(this.names && { namedPacketsSent: this.names.exchange.stats.namedPacketsSent, namedPacketsReceived: this.names.exchange.stats.namedPacketsReceived }),

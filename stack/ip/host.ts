@@ -12,7 +12,7 @@ import type { PartialConfig, StackConfig } from '../config.js';
 import { resolveConfig } from '../config.js';
 import { cryptoRandom, type RandomSource } from '../random.js';
 import { addressEquals, familyOf, parseAddress, type IpAddress, type IpFamily } from '../wire/address.js';
-import { EMPTY_BYTES } from '../wire/bytes.js';
+import { EMPTY_BYTES, readU32 } from '../wire/bytes.js';
 import { emitIpv4Header, Ipv4View, verifyIpv4HeaderChecksum, IPV4_MIN_HEADER_LENGTH } from '../wire/ipv4.js';
 import { emitIpv6Header, Ipv6View, IPV6_HEADER_LENGTH } from '../wire/ipv6.js';
 import {
@@ -29,7 +29,9 @@ import {
 } from '../wire/ipv6-ext.js';
 import { wireError } from '../wire/result.js';
 import { TCP_MIN_HEADER_LENGTH, TCP_PROTOCOL, TcpView } from '../wire/tcp.js';
+import { IPPROTO_UDP } from '../wire/udp.js';
 import { HostCounters, type RxDropReason } from './counters.js';
+import { FlowLabeler } from './flow-label.js';
 import { finishPartialChecksum, segmentSuperPacket } from './gso.js';
 import { IPPROTO_ICMP } from '../wire/icmpv4.js';
 import { ICMPV6_CODE_ERRONEOUS_HEADER, ICMPV6_CODE_UNRECOGNIZED_OPTION, IPPROTO_ICMPV6 } from '../wire/icmpv6.js';
@@ -227,6 +229,7 @@ export class Host {
   private loopbackQueue: Queued[] = [];
   private loopbackDue: number | undefined;
   private ipv4Id: number;
+  private readonly flowLabels: FlowLabeler;
   /** The latest time seen; lets routeMtu expire path MTUs without a `now` argument. */
   private clock = 0;
 
@@ -245,6 +248,7 @@ export class Host {
       peers: ip.icmpRateLimitPeers,
     }));
     this.ipv4Id = this.random.uint32() & 0xffff;
+    this.flowLabels = new FlowLabeler(this.random);
   }
 
   // ---- configuration -------------------------------------------------------------------
@@ -504,6 +508,15 @@ export class Host {
       );
     }
     out.writeL4(packet, headerLength, src, dst);
+    if (family === 6 && (out.protocol === TCP_PROTOCOL || out.protocol === IPPROTO_UDP) && out.l4Length >= 4) {
+      // RFC 6437: TCP connections and UDP flows are labeled (flow-label.ts), once the
+      // transport has written its ports (its first 4 bytes; RFC 9293 3.1, RFC 768). Other
+      // packets (ICMPv6, the name layer's probes) stay unlabeled (0).
+      const label = this.flowLabels.label(src, dst, out.protocol, readU32(packet, headerLength));
+      packet[1] = (packet[1]! & 0xf0) | (label >>> 16);
+      packet[2] = (label >>> 8) & 0xff;
+      packet[3] = label & 0xff;
+    }
     let segments = 1;
     if (gsoSize !== undefined) {
       const tcp = TcpView.wrap(packet.subarray(headerLength));

@@ -4,7 +4,9 @@
 // and endpoints on its second address; the kernel peer is test/lab/tcp-peer.py on an
 // IPPROTO_MPTCP socket. Random files go both ways at once; both sides compare SHA-256. The
 // kernel must see MPTCP (its MPTcpExt counters: MP_CAPABLE, MP_JOIN, no fallback) and at
-// least two subflows on different paths, and neither side may reset anything.
+// least two subflows on different paths, and neither side may reset anything. The kernel
+// peer also runs as plain TCP under `mptcpize run`, and iperf3 under `mptcpize run` meets
+// apps/perf (`namestack perf`) both ways with data on both paths.
 
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +14,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runClient } from '../../apps/perf/client.js';
+import { DEFAULT_SETTINGS } from '../../apps/perf/protocol.js';
+import type { PerfReport } from '../../apps/perf/report.js';
+import { startServer } from '../../apps/perf/server.js';
+import { namestackTransport } from '../../apps/perf/stack-transport.js';
+import type { PerfTransport } from '../../apps/perf/transport.js';
 import { Host } from '../../stack/ip/host.js';
 import { MptcpConnection } from '../../stack/mptcp/connection.js';
 import { MptcpLayer } from '../../stack/mptcp/layer.js';
@@ -21,6 +29,7 @@ import type { TcpConnection } from '../../stack/tcp/connection.js';
 import { TcpLayer } from '../../stack/tcp/layer.js';
 import { openTun, type TunDevice } from '../../tun/device.js';
 import { HostRuntime } from '../../tun/runtime.js';
+import { iperf3Client, iperf3Server, killIperf3 } from '../apps/iperf3.js';
 import { writePump } from './write-pump.js';
 import { Namespaces, sh, spawnIn } from './tun-lab.js';
 
@@ -38,6 +47,8 @@ let devices: TunDevice[] = [];
 let host: Host;
 let mptcp: MptcpLayer;
 let runtime: HostRuntime;
+/** apps/perf over our MPTCP (what `namestack perf` runs). */
+let perf: PerfTransport;
 
 beforeAll(() => {
   ns = namespaces.create(true);
@@ -61,9 +72,11 @@ beforeAll(() => {
   mptcp = new MptcpLayer(host, tcp);
   runtime = new HostRuntime(host);
   devices.forEach((dev, i) => runtime.attach(i + 1, dev));
+  perf = namestackTransport({ tcp, now: () => runtime.now(), kick: () => runtime.kick() }, mptcp);
 });
 
 afterAll(async () => {
+  killIperf3();
   await runtime?.stop();
   namespaces.cleanup();
   rmSync(tmp, { recursive: true, force: true });
@@ -246,21 +259,32 @@ describe('namestack MPTCP and the kernel over two paths', () => {
     expect(delta(before, after, 'TcpExtTCPAbortOnData') + delta(before, after, 'TcpExtTCPAbortOnClose')).toBe(0);
   });
 
-  it('a path cut mid-transfer on our side: the kernel is told (REMOVE_ADDR), nothing is lost, and the subflows come back with the link', async () => {
+  it('a path cut mid-transfer on our side, 12 MB each way: the kernel is told (REMOVE_ADDR), nothing is lost either way, and the subflows come back with the link', async () => {
     const port = 23003;
     sh(`ip -n ${ns} mptcp endpoint flush`);
     sh(`ip -n ${ns} mptcp endpoint add ${KERNEL[1]} dev ${devices[1]!.name} signal`);
-    // 40 Mbit/s toward us on each path, so the cut falls inside the transfer.
-    for (const d of devices) sh(`ip netns exec ${ns} tc qdisc replace dev ${d.name} root tbf rate 40mbit burst 64kb latency 100ms`);
+    // 40 Mbit/s per path each way, so the cut falls inside the transfer: tbf on the kernel's
+    // egress toward us, and on an ifb that the TUN's ingress (what we send) is redirected to.
+    // Both directions stay busy past the link's return: a side that got the other's DATA_FIN
+    // opens no more subflows (Linux takes joins only while ESTABLISHED).
+    const tbf = 'tbf rate 40mbit burst 64kb latency 100ms';
+    const ifbs = devices.map((_d, i) => `${NAME}b${i}`);
+    devices.forEach((d, i) => {
+      sh(`ip netns exec ${ns} tc qdisc replace dev ${d.name} root ${tbf}`);
+      sh(`ip -n ${ns} link add ${ifbs[i]} type ifb && ip -n ${ns} link set ${ifbs[i]} up`);
+      sh(`ip netns exec ${ns} tc qdisc add dev ${ifbs[i]} root ${tbf}`);
+      sh(`ip netns exec ${ns} tc qdisc add dev ${d.name} ingress`);
+      sh(`ip netns exec ${ns} tc filter add dev ${d.name} parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev ${ifbs[i]}`);
+    });
     try {
-      const up = randomFile(1 << 20, 'up-cut');
+      const up = randomFile(12 << 20, 'up-cut');
       const down = randomFile(12 << 20, 'down-cut');
       const ready = join(tmp, 'ready-cut');
       const before = kernelCounters();
       const peer = spawnIn(ns, ['env', 'PEER_PROTO=mptcp', 'python3', PEER_SCRIPT, 'listen', '0.0.0.0', String(port), down.path, ready]);
       await waitFor(ready);
       const conn = mptcp.connect({ remoteAddress: KERNEL[0], remotePort: port }, runtime.now());
-      // Our DATA_FIN waits for the link to return: Linux takes joins only while ESTABLISHED.
+      // Our DATA_FIN waits for the link to return.
       let linkBack = (): void => undefined;
       const done = exchange(conn, up.data, new Promise<void>((r) => (linkBack = r)));
       runtime.kick();
@@ -286,11 +310,18 @@ describe('namestack MPTCP and the kernel over two paths', () => {
       // The kernel heard our REMOVE_ADDR and took the re-created joins.
       expect(delta(before, after, 'MPTcpExtRmAddr')).toBeGreaterThanOrEqual(1);
       expect(delta(before, after, 'MPTcpExtMPJoinAckRx')).toBeGreaterThan(3);
+      // p2 carried data both ways before the cut, and again on re-created subflows after it.
       const second = stats.subflows.filter((f) => f.local.startsWith(US[1]));
-      expect(second.some((f) => f.state === 'CLOSED' && f.bytesReceived > 0)).toBe(true);
-      expect(second.filter((f) => f.id >= 4 && f.bytesReceived > 100_000).length).toBeGreaterThanOrEqual(1);
+      expect(second.some((f) => f.state === 'CLOSED' && f.bytesReceived > 0 && f.bytesAcked > 0)).toBe(true);
+      const back = second.filter((f) => f.id >= 4);
+      expect(back.some((f) => f.bytesReceived > 100_000)).toBe(true);
+      expect(back.some((f) => f.bytesAcked > 100_000)).toBe(true);
     } finally {
-      for (const d of devices) sh(`ip netns exec ${ns} tc qdisc del dev ${d.name} root || true`);
+      devices.forEach((d, i) => {
+        sh(`ip netns exec ${ns} tc qdisc del dev ${d.name} root || true`);
+        sh(`ip netns exec ${ns} tc qdisc del dev ${d.name} ingress || true`);
+        sh(`ip -n ${ns} link del ${ifbs[i]} || true`);
+      });
     }
   });
 
@@ -323,5 +354,103 @@ describe('namestack MPTCP and the kernel over two paths', () => {
     const carried = stats.subflows.filter((f) => f.bytesAcked > 100_000);
     expect(carried.some((f) => f.remote.startsWith('['))).toBe(true);
     expect(carried.some((f) => !f.remote.startsWith('['))).toBe(true);
+  });
+});
+
+/** Bytes the kernel's side of each path received and sent (its TUN device counters). */
+function pathBytes(): { rx: number; tx: number }[] {
+  const read = (dev: string, dir: string): number => Number(sh(`ip netns exec ${ns} cat /sys/class/net/${dev}/statistics/${dir}_bytes`).trim());
+  return devices.map((d) => ({ rx: read(d.name, 'rx'), tx: read(d.name, 'tx') }));
+}
+
+describe('iperf3 and a kernel peer under mptcpize run, over two paths', () => {
+  it('bob as an mptcpize server (plain TCP sockets made MPTCP): files both ways, hashes equal, joins on both paths', async () => {
+    const port = 23005;
+    sh(`ip -n ${ns} mptcp endpoint flush`);
+    sh(`ip -n ${ns} mptcp endpoint add ${KERNEL[1]} dev ${devices[1]!.name} signal`);
+    const up = randomFile(16 << 20, 'up-mptcpize');
+    const down = randomFile(3 << 20, 'down-mptcpize');
+    const ready = join(tmp, 'ready-mptcpize');
+    const before = kernelCounters();
+    // No PEER_PROTO: the script opens IPPROTO_TCP sockets, which mptcpize turns into MPTCP.
+    const peer = spawnIn(ns, ['mptcpize', 'run', 'python3', PEER_SCRIPT, 'listen', '0.0.0.0', String(port), down.path, ready]);
+    await waitFor(ready);
+    const conn = mptcp.connect({ remoteAddress: KERNEL[0], remotePort: port }, runtime.now());
+    const done = exchange(conn, up.data);
+    runtime.kick();
+    const watch = watchKernel(port);
+    const r = await done;
+    const view = watch.stop();
+    const peerOut: PeerResult = JSON.parse((await peer.output).trim().split('\n').at(-1)!);
+    const after = kernelCounters();
+    const stats = mptcpConnectionStats(conn);
+    expect(r.error).toBeUndefined();
+    expect(peerOut.error).toBeNull();
+    expect(peerOut.sha256).toBe(sha(up.data));
+    expect(sha(r.received)).toBe(sha(down.data));
+    expectTwoPaths(stats, view);
+    expect(delta(before, after, 'MPTcpExtMPCapableSYNRX')).toBe(1);
+    expect(delta(before, after, 'MPTcpExtMPJoinAckRx')).toBeGreaterThanOrEqual(1);
+    expect(delta(before, after, 'MPTcpExtMPCapableFallbackACK') + delta(before, after, 'MPTcpExtDSSNoMatchTCP')).toBe(0);
+  });
+
+  /** Runs `test` and checks that each path carried over 1 MB in `direction` (as the kernel counts it). */
+  async function onBothPaths(direction: 'rx' | 'tx', test: () => Promise<void>): Promise<void> {
+    const before = pathBytes();
+    await test();
+    const after = pathBytes();
+    for (const [i, b] of before.entries()) expect(after[i]![direction] - b[direction], `path ${i + 1} ${direction}`).toBeGreaterThan(1 << 20);
+  }
+  const ended = (report: PerfReport): NonNullable<PerfReport['end']> => {
+    expect(report.error).toBeUndefined();
+    return report.end!;
+  };
+  const FALLBACKS = ['MPTcpExtMPCapableFallbackACK', 'MPTcpExtMPCapableFallbackSYNACK', 'MPTcpExtMPCapableDataFallback', 'MPTcpExtDSSNoMatchTCP'];
+
+  it('namestack perf against mptcpize iperf3 -s (which announces its second address), both ways: data on both paths', async () => {
+    const port = 23006;
+    sh(`ip -n ${ns} mptcp endpoint flush`);
+    sh(`ip -n ${ns} mptcp endpoint add ${KERNEL[1]} dev ${devices[1]!.name} signal`);
+    for (const reverse of [false, true]) {
+      const before = kernelCounters();
+      await onBothPaths(reverse ? 'tx' : 'rx', async () => {
+        const iperf = await iperf3Server(port, { netns: ns, mptcp: true });
+        const report = await runClient({ host: KERNEL[0], port, settings: { ...DEFAULT_SETTINGS, durationSeconds: 1, reverse }, transport: perf });
+        const us = ended(report);
+        const them = ended(await iperf.report);
+        if (reverse) expect(us.sum_sent.bytes).toBe(them.sum_sent.bytes);
+        else expect(us.sum_received.bytes).toBe(them.sum_received.bytes);
+      });
+      const after = kernelCounters();
+      // The control connection and the data stream: MPTCP, and our joins taken.
+      expect(delta(before, after, 'MPTcpExtMPCapableSYNRX')).toBe(2);
+      expect(delta(before, after, 'MPTcpExtMPJoinAckRx')).toBeGreaterThanOrEqual(1);
+      for (const f of FALLBACKS) expect(delta(before, after, f), f).toBe(0);
+    }
+  });
+
+  it('mptcpize iperf3 -c against namestack perf -s (which announces its second address), both ways: data on both paths', async () => {
+    sh(`ip -n ${ns} mptcp endpoint flush`);
+    const reports: PerfReport[] = [];
+    const server = await startServer({ port: 23007, transport: perf, onReport: (r) => reports.push(r) });
+    try {
+      for (const reverse of [false, true]) {
+        const before = kernelCounters();
+        await onBothPaths(reverse ? 'rx' : 'tx', async () => {
+          const them = ended(await iperf3Client(US[0], server.port, ['-t', '1', ...(reverse ? ['-R'] : [])], { netns: ns, mptcp: true }).report);
+          const us = ended(reports.at(-1)!);
+          if (reverse) expect(them.sum_sent.bytes).toBe(us.sum_sent.bytes);
+          else expect(them.sum_received.bytes).toBe(us.sum_received.bytes);
+        });
+        const after = kernelCounters();
+        expect(delta(before, after, 'MPTcpExtMPCapableSYNACKRX')).toBe(2);
+        expect(delta(before, after, 'MPTcpExtMPJoinSynAckRx')).toBeGreaterThanOrEqual(1);
+        expect(delta(before, after, 'MPTcpExtAddAddrDrop')).toBe(0);
+        for (const f of FALLBACKS) expect(delta(before, after, f), f).toBe(0);
+      }
+      expect(reports).toHaveLength(2);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -45,7 +45,8 @@ export class StreamOpen implements RaceOwner {
   private nextId = 1;
   private readonly removeTimer: () => void;
   private readonly lookup: DnsQueryHandle;
-  private settled = false;
+  /** finished() ran: the application has its outcome. */
+  private reported = false;
   /** The winner, while kept attempts may still join it. */
   private winner: StreamConnection | undefined;
 
@@ -128,8 +129,8 @@ export class StreamOpen implements RaceOwner {
   }
 
   finished(outcome: RaceOutcome, now: number): void {
-    if (this.settled) return;
-    this.settled = true;
+    if (this.reported) return;
+    this.reported = true;
     this.core.recordRace(outcome.record);
     if (!outcome.ok) {
       for (const a of this.attempts.values()) a.conn.destroy();
@@ -153,7 +154,7 @@ export class StreamOpen implements RaceOwner {
 
   /** Once the race needs nothing more (no kept attempt left), it stops being a timer client. */
   private releaseWhenSettled(): void {
-    if (!this.settled || !this.race.settled) return;
+    if (!this.reported || !this.race.settled) return;
     this.removeTimer();
     this.winner = undefined;
   }

@@ -48,6 +48,14 @@ const CONGESTION = 'cubic';
 /** bob's iperf3 reports receiver goodput every this many seconds (the stall resolution). */
 const INTERVAL_S = 0.1;
 const PATHS = ['p1', 'p2'] as const;
+const PARTS = ['2x200', 'hetero', 'unlimited', 'failover'] as const;
+const HELP = `scripts/bench-mptcp [options]   (root; npx tsc -p tsconfig.json first)
+  --seconds N        length of every iperf3 test (default 5)
+  --part P           run only this part (repeatable): ${PARTS.join(', ')}
+  --scheduler S      hetero part: only this namestack scheduler (repeatable): ${SCHEDULER_NAMES.join(', ')}
+  --prefix P         lab prefix (default bmp); --keep leaves the lab up
+  --record           append the table to docs/BENCHMARKS.md (whole bench only)
+`;
 
 type Outcome = { ok: true; mbps: number; note: string } | { ok: false; why: string };
 
@@ -314,8 +322,20 @@ async function main(): Promise<void> {
       prefix: { type: 'string', default: 'bmp' },
       record: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      part: { type: 'string', multiple: true },
+      scheduler: { type: 'string', multiple: true },
+      help: { type: 'boolean', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const parts = new Set<string>(values.part ?? PARTS);
+  for (const p of parts) if (!(PARTS as readonly string[]).includes(p)) throw new Error(`--part must be one of ${PARTS.join(', ')}`);
+  const schedulers = (values.scheduler ?? SCHEDULER_NAMES) as MptcpSchedulerName[];
+  for (const s of schedulers) if (!SCHEDULER_NAMES.includes(s)) throw new Error(`--scheduler must be one of ${SCHEDULER_NAMES.join(', ')}`);
+  if (values.record && (values.part || values.scheduler)) throw new Error('--record needs the whole bench (no --part, no --scheduler)');
   const seconds = Number(values.seconds);
   if (!Number.isInteger(seconds) || seconds < 2 || seconds > 600) throw new Error('--seconds must be 2..600');
   const prefix = values.prefix!;
@@ -330,23 +350,24 @@ async function main(): Promise<void> {
     for (const p of PATHS) await impairPath(prefix, p, null);
   };
   try {
+    lines.push('| figure | kernel dave<->bob | namestack alice<->bob | namestack / kernel | other |', '|---|---:|---:|---:|---|');
     // 1. two paths at 200 Mbit/s each
+    if (parts.has('2x200')) {
     for (const p of PATHS) await impairPath(prefix, p, { rateBitsPerSecond: 200e6 });
     const k200 = await attempt('kernel 2x200', () => throughput(status, 'kernel', seconds));
     useScheduler(alice, 'default');
     const n200 = await attempt('namestack 2x200', () => throughput(status, alice, seconds));
     lines.push(
-      '| figure | kernel dave<->bob | namestack alice<->bob | namestack / kernel | other |',
-      '|---|---:|---:|---:|---|',
       `| 2 paths x 200 Mbit/s, Mbit/s | ${cell(k200)} | ${cell(n200)} | ${ratio(n200, k200)} | of the 400 sum: kernel ${ratio(k200, 400)}, namestack ${ratio(n200, 400)} (floor 0.95) |`,
     );
     for (const [w, o] of [['kernel', k200], ['namestack', n200]] as const) if (o.ok) notes.push(`- 2x200 ${w}: ${o.note}`);
+    }
 
     // 2. heterogeneous paths
+    if (parts.has('hetero')) {
     await impairPath(prefix, 'p1', { rateBitsPerSecond: 100e6, delayMs: 5 });
     await impairPath(prefix, 'p2', { rateBitsPerSecond: 50e6, delayMs: 30, lossRate: 0.005 });
     const kh = await attempt('kernel hetero', () => throughput(status, 'kernel', seconds));
-    const schedulers = SCHEDULER_NAMES;
     const nh: [string, Outcome][] = [];
     for (const s of schedulers) {
       useScheduler(alice, s);
@@ -358,15 +379,19 @@ async function main(): Promise<void> {
       if (o.ok) notes.push(`- heterogeneous ${s}: ${o.note}`);
     }
     if (kh.ok) notes.push(`- heterogeneous kernel: ${kh.note}`);
+    }
 
     // 4. unlimited
     await clear();
+    if (parts.has('unlimited')) {
     const ku = await attempt('kernel unlimited', () => throughput(status, 'kernel', seconds));
     const nu = await attempt('namestack unlimited', () => throughput(status, alice, seconds));
     lines.push(`| unlimited paths, Mbit/s | ${cell(ku)} | ${cell(nu)} | ${ratio(nu, ku)} | |`);
     for (const [w, o] of [['kernel', ku], ['namestack', nu]] as const) if (o.ok) notes.push(`- unlimited ${w}: ${o.note}`);
+    }
     // 3. failover last (a connection that never recovers must not weigh on the other figures),
     // on the 200 Mbit/s paths again; links restored after each
+    if (parts.has('failover')) {
     for (const p of PATHS) await impairPath(prefix, p, { rateBitsPerSecond: 200e6 });
     const fk = await safe('kernel failover stall', () => failoverStall(status, 'kernel', seconds));
     const fn = await safe('namestack failover stall', () => failoverStall(status, alice, seconds));
@@ -380,6 +405,7 @@ async function main(): Promise<void> {
       `| failover: bytes lost (must be 0), 64 MiB each way | ${str(lk)} | ${str(ln)} | | |`,
     );
     for (const [w, v] of [['kernel', fk], ['namestack', fn]] as const) if (!('error' in v)) notes.push(`- failover ${w}: ${v.note}`);
+    }
 
   } finally {
     await alice.stop();

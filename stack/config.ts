@@ -39,6 +39,8 @@ export interface UdpConfig {
 }
 
 export type CongestionControlName = 'cubic' | 'newreno';
+/** tcp.ecn: RFC 3168 ECN negotiation (Linux net.ipv4.tcp_ecn 0 = off, 1 = on, 2 = accept). */
+export type TcpEcnMode = 'off' | 'accept' | 'on';
 
 export interface TcpConfig {
   /** Send MSS over IPv4 when the peer sends no MSS option (RFC 9293 3.7.1: 536). */
@@ -99,6 +101,12 @@ export interface TcpConfig {
   synCookieMaxAgeMs: number;
   /** Answer SYNs with SYN cookies when a listener's SYN queue is full (Linux tcp_syncookies = 1), so a flood cannot lock clients out. */
   synCookies: boolean;
+  /**
+   * ECN (RFC 3168): 'on' asks for it in our SYNs and accepts it, 'accept' only answers a peer
+   * that asks, 'off' neither. Linux's default tcp_ecn = 2 is 'accept': asking is left to
+   * whoever knows the path's middleboxes pass ECN-setup SYNs.
+   */
+  ecn: TcpEcnMode;
   /** Default listen backlog: SYN queue and accept queue bound (Node net.Server's default 511). */
   listenBacklog: number;
   /** TIME_WAIT lasts this long, 2 MSL (RFC 9293 3.4.2; Linux TCP_TIMEWAIT_LEN = 60 s). */
@@ -292,6 +300,7 @@ export const DEFAULT_CONFIG: StackConfig = {
     windowScaling: true,
     synCookieMaxAgeMs: 128_000,
     synCookies: true,
+    ecn: 'accept',
     listenBacklog: 511,
     timeWaitMs: 60_000,
     synRetries: 6,

@@ -17,11 +17,12 @@ import { icmpErrno, icmpErrorIsFatal } from '../ip/icmp-errors.js';
 import { familyOf, type IpAddress, type IpFamily } from '../wire/address.js';
 import { readU32 } from '../wire/bytes.js';
 import { NOP_OPTION, SACK_PERMITTED_OPTION, TCP_MAX_OPTIONS_LENGTH, tcpOptionsLength, type SackBlock, type TcpOption } from '../wire/tcp-options.js';
-import { TCP_ACK, TCP_FIN, TCP_MIN_HEADER_LENGTH, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
+import { TCP_ACK, TCP_ECE, TCP_FIN, TCP_MIN_HEADER_LENGTH, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
 import { createCongestionController } from './congestion/factory.js';
 import type { TcpConnectionHandler } from './connection-options.js';
 import type { TableEntry } from './connection-table.js';
 import { TcpError } from './errors.js';
+import { TcpEcn, type EcnCounters } from './ecn.js';
 import type { IncomingVerdict, OutgoingKind, OutgoingSegment, TcpExtension } from './extension.js';
 import { ipv6HeadersLength, type Ipv6HeaderHook } from './ipv6-hook.js';
 import { TimestampState } from './paws.js';
@@ -53,6 +54,8 @@ export interface ConnectionOwner {
   readonly writer: SegmentWriter;
   /** Where received payload is copied to (shared, so an idle connection holds no slab). */
   readonly allocator: PacketAllocator;
+  /** Host-wide ECN counts (ecn.ts). */
+  readonly counters: EcnCounters;
 }
 
 /** How a connection starts. */
@@ -61,7 +64,7 @@ export type ConnectionStart =
   /** Created by a listener for a SYN. */
   | { kind: 'passive'; syn: ReceivedSegment }
   /** Created by a listener for an ACK carrying a valid SYN cookie (syn-cookies.ts). */
-  | { kind: 'cookie'; ack: ReceivedSegment; mss: number; windowScale: number | undefined; sackPermitted: boolean };
+  | { kind: 'cookie'; ack: ReceivedSegment; mss: number; windowScale: number | undefined; sackPermitted: boolean; ecn: boolean };
 
 export interface ConnectionParams {
   localAddress: IpAddress;
@@ -113,6 +116,12 @@ export interface TcpConnectionStats {
   timestampsEnabled: boolean;
   sendScale: number;
   receiveScale: number;
+  /** ECN agreed (RFC 3168), and its counts (ecn.ts). */
+  ecn: boolean;
+  ecnCeReceived: number;
+  ecnEceReceived: number;
+  ecnCwrSent: number;
+  ecnCwndReductions: number;
 }
 
 // Events waiting for dispatch.
@@ -147,6 +156,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
   readonly iss: number;
   irs = 0;
   readonly sender: TcpSender;
+  readonly ecn: TcpEcn;
   /** Exists once the peer's ISN is known (SYN received). */
   receiver: TcpReceiver | undefined = undefined;
   /** The connection was opened by a listener (return to LISTEN on RST in SYN_RECEIVED, RFC 9293 3.10.7.4). */
@@ -229,6 +239,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
     const cc = p.extension?.congestionController?.(this.ourMss) ?? createCongestionController(p.congestionControl, this.ourMss, c);
     this.sender = new TcpSender(c, p.iss, this.ourMss, p.sendBufferBytes, cc);
     this.sender.nagle = !p.noDelay;
+    this.ecn = new TcpEcn(c.ecn, owner.counters, this.sender);
 
     switch (start.kind) {
       case 'active':
@@ -420,6 +431,11 @@ export class TcpConnection implements TableEntry, TimerOwner {
       timestampsEnabled: this.tsOk,
       sendScale: s.scale,
       receiveScale: this.wsOk ? this.rcvScale : 0,
+      ecn: this.ecn.ok,
+      ecnCeReceived: this.ecn.ceReceived,
+      ecnEceReceived: this.ecn.eceReceived,
+      ecnCwrSent: this.ecn.cwrSent,
+      ecnCwndReductions: this.ecn.cwndReductions,
     };
   }
 
@@ -680,6 +696,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
     const blocks = this.sackOk ? seg.sackBlocks : NO_BLOCKS;
     this.softError = undefined;
     s.onAck(now, seq, seg.ack, seg.window, blocks, echoRtt, echoSendTime, isPureAck && (seg.flags & (TCP_SYN | TCP_FIN)) === 0, out);
+    if (seg.flags & TCP_ECE) this.ecn.onEcho(now);
     if (out.advanced) this.bytesAcked += out.dataAcked;
     if (out.dataAcked > 0 && this.wantWritable && s.buffer.room >= Math.min(65536, s.buffer.limit / 2)) {
       this.wantWritable = false;
@@ -718,6 +735,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
         return;
       } else {
         const out = DATA_OUTCOME;
+        this.ecn.onData(seg, r.delayedAck);
         r.onData(now, seq, payload, (seg.flags & TCP_PSH) !== 0, this.sender.rtt.srtt, out);
         if (out.ackNow) this.ackNow = true;
         if (out.delivered > 0 && !this.extension?.onPayload) this.events |= EV_READABLE;
@@ -810,6 +828,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
     this.irs = seqAdd(ack.seq, -1);
     this.peerMss = start.mss;
     this.sackOk = c.sack && start.sackPermitted;
+    this.ecn.fromCookie(start.ecn);
     this.tsOk = c.timestamps && ack.hasTimestamps;
     this.wsOk = c.windowScaling && start.windowScale !== undefined;
     this.sender.scale = this.wsOk ? start.windowScale! : 0;
@@ -827,6 +846,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
     const c = this.config;
     if (syn.mss >= 0) this.peerMss = Math.max(syn.mss, c.minMss);
     this.sackOk = c.sack && syn.sackPermitted;
+    this.ecn.onHandshake(syn.flags, this.passive);
     this.tsOk = c.timestamps && syn.hasTimestamps;
     // RFC 7323 2.2-2.3: scaling only when both sides sent the option; shifts above 14 are 14.
     this.wsOk = c.windowScaling && syn.windowScale >= 0;
@@ -1091,7 +1111,9 @@ export class TcpConnection implements TableEntry, TimerOwner {
     const r = this.receiver;
     const hasAck = (flags & TCP_ACK) !== 0;
     repr.seq = seq;
-    repr.flags = flags;
+    const ecn = this.ecn.outgoing(kind, flags, length, retransmission);
+    repr.flags = ecn.flags;
+    w.ecnCodepoint = ecn.codepoint;
     repr.ack = hasAck && r !== undefined ? r.nxt : 0;
     const options = repr.options;
     if (flags & TCP_SYN) {

@@ -10,9 +10,10 @@ import { addressEquals, familyOf, parseAddress, type IpAddress } from '../wire/a
 import { copyBytes, readU16 } from '../wire/bytes.js';
 import { wireError } from '../wire/result.js';
 import { NOP_OPTION, SACK_PERMITTED_OPTION, type TcpOption } from '../wire/tcp-options.js';
-import { emitTcp, TCP_ACK, TCP_PROTOCOL, TCP_RST, TCP_SYN, tcpHeaderLength, verifyTcpChecksum, type TcpRepr } from '../wire/tcp.js';
+import { emitTcp, TCP_ACK, TCP_ECE, TCP_PROTOCOL, TCP_RST, TCP_SYN, tcpHeaderLength, verifyTcpChecksum, type TcpRepr } from '../wire/tcp.js';
 import type { ConnectionOptions, ConnectOptions, IncomingSyn, ListenOptions } from './connection-options.js';
 import { ConnectionTable } from './connection-table.js';
+import { acceptsEcnSetup, ECN_MASK, type EcnCounters } from './ecn.js';
 import { TcpConnection, type ConnectionOwner, type ConnectionParams, type ConnectionStart } from './connection.js';
 import { TcpError } from './errors.js';
 import type { Ipv6HeaderHook } from './ipv6-hook.js';
@@ -29,7 +30,7 @@ import { TimerHeap } from './timer-heap.js';
 import type { FourTuple } from './tuple-hash.js';
 import { chooseWindowScale } from './window.js';
 
-export interface TcpCounters {
+export interface TcpCounters extends EcnCounters {
   /** Connections opened by connect() (RFC 4022 tcpActiveOpens). */
   activeOpens: number;
   /** Connections created for a listener's SYN or cookie (tcpPassiveOpens). */
@@ -66,6 +67,11 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
     synCookiesFailed: 0,
     listenDrops: 0,
     icmpErrors: 0,
+    ecnConnections: 0,
+    ecnCeReceived: 0,
+    ecnEceReceived: 0,
+    ecnCwrSent: 0,
+    ecnCwndReductions: 0,
   };
   /** The latest time seen. */
   now = 0;
@@ -182,6 +188,7 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
       this.counters.inErrors++;
       return host.counters.parseError(wireError('tcp', 'BAD_FIELD', 'port 0'));
     }
+    seg.ipEcn = p.trafficClass & ECN_MASK;
     let conn = this.table.get(p.dst, seg.dstPort, p.src, seg.srcPort);
     if (conn !== undefined && conn.state === 'TIME_WAIT' && conn.recycleForSyn(seg, now)) conn = undefined;
     if (conn !== undefined) {
@@ -328,12 +335,13 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
     const { isn } = this.cookies.encode(now, tuple, seg.seq, clientMss, v4 ? COOKIE_MSS_IPV4 : COOKIE_MSS_IPV6);
     const mtu = this.host.routeMtu(remote, local) ?? (v4 ? 576 : 1280);
     const options: TcpOption[] = [{ kind: 'mss', mss: Math.min(mtu - (v4 ? 20 : 40) - 20, 0xffff) }];
-    // Without timestamps a cookie cannot carry window scale or SACK: offer neither (Linux tcp_conn_request).
+    // Without timestamps a cookie cannot carry window scale, SACK or ECN: offer none (Linux tcp_conn_request, cookie_ecn_ok).
+    const ecn = c.timestamps && seg.hasTimestamps && acceptsEcnSetup(c.ecn, seg.flags);
     if (c.timestamps && seg.hasTimestamps) {
       const ts = new TimestampState(this.isn.timestampOffset(tuple));
       const wscale = c.windowScaling && seg.windowScale >= 0 ? seg.windowScale : undefined;
       const sack = c.sack && seg.sackPermitted;
-      const tsVal = cookieTimestamp(ts.tsval(now), { windowScale: wscale, sackPermitted: sack, ecn: false });
+      const tsVal = cookieTimestamp(ts.tsval(now), { windowScale: wscale, sackPermitted: sack, ecn });
       options.push(sack ? SACK_PERMITTED_OPTION : NOP_OPTION, ...(sack ? [] : [NOP_OPTION]), { kind: 'timestamps', tsVal, tsEcr: seg.tsVal });
       if (wscale !== undefined) options.push(NOP_OPTION, { kind: 'windowScale', shift: this.ourWindowScale(listener.options) });
     }
@@ -342,7 +350,8 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
       dstPort: seg.srcPort,
       seq: isn,
       ack: seqAdd(seg.seq, 1),
-      flags: TCP_SYN | TCP_ACK,
+      // RFC 3168 6.1.1: an ECN-setup SYN-ACK (ECE, no CWR).
+      flags: TCP_SYN | TCP_ACK | (ecn ? TCP_ECE : 0),
       window: Math.min(listener.options.receiveBufferBytes ?? c.receiveBufferBytes, 0xffff),
       urgentPointer: 0,
       checksum: 0,
@@ -396,7 +405,7 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
     this.counters.synCookiesValid++;
     const params = this.params(tuple, now, listener.options, ext, hook);
     params.iss = seqAdd(seg.ack, -1);
-    const conn = this.openPassive(listener, params, { kind: 'cookie', ack: seg, mss, windowScale: echo?.windowScale, sackPermitted: echo?.sackPermitted ?? false }, now);
+    const conn = this.openPassive(listener, params, { kind: 'cookie', ack: seg, mss, windowScale: echo?.windowScale, sackPermitted: echo?.sackPermitted ?? false, ecn: echo?.ecn ?? false }, now);
     if (conn.state !== 'CLOSED') conn.input(seg, now);
     return true;
   }

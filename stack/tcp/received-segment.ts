@@ -42,6 +42,8 @@ export class ReceivedSegment {
   tsEcr = 0;
   /** SACK blocks as received (RFC 2018 3), reused between segments. */
   readonly sackBlocks: SeqRange[] = [];
+  /** The ECN field of the IP header that carried the segment (RFC 3168 5), set by the layer. */
+  ipEcn = 0;
   /** The option list could not be framed (RFC 9293 3.1 illegal length): no option was used. */
   optionsMalformed = false;
   private readonly blockPool: SeqRange[] = [];

@@ -19,6 +19,8 @@ const NO_ADDRESS: IpAddress = new Uint8Array(4);
 export class SegmentWriter {
   /** Filled by begin(); the caller sets the rest, options included. */
   readonly repr: TcpRepr = { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, urgentPointer: 0, checksum: 0, options: [] };
+  /** The IP ECN codepoint of this segment (ecn.ts, RFC 3168 5); begin() makes it Not-ECT. */
+  ecnCodepoint = 0;
   /** IPv6 extension headers for this segment (ipv6-hook.ts); begin() clears them. */
   ipv6Extensions: Ipv6ExtensionHeader[] | undefined = undefined;
   private readonly checksum: { mode: 'partial'; src: IpAddress; dst: IpAddress } = { mode: 'partial', src: NO_ADDRESS, dst: NO_ADDRESS };
@@ -46,6 +48,7 @@ export class SegmentWriter {
     r.urgentPointer = 0;
     r.options.length = 0;
     this.ipv6Extensions = undefined;
+    this.ecnCodepoint = 0;
     this.checksum.src = this.request.src = local;
     this.checksum.dst = this.request.dst = remote;
     return r;
@@ -68,6 +71,8 @@ export class SegmentWriter {
     const req = this.request;
     req.l4Length = this.headerLength + length;
     req.ipv6Extensions = this.ipv6Extensions;
+    // We set no DSCP: the traffic class is the ECN field alone.
+    req.trafficClass = this.ecnCodepoint;
     if (gsoSize !== undefined && length > gsoSize) {
       this.gso.gsoSize = gsoSize;
       req.offload = this.gso;

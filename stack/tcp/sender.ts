@@ -51,7 +51,8 @@ export interface AckOutcome {
   finAcked: boolean;
 }
 
-export type LossState = 'open' | 'recovery' | 'loss';
+/** 'cwr': a window reduction for an ECN echo (RFC 3168 6.1.2, Linux TCP_CA_CWR), paced by PRR like a recovery but retransmitting nothing. */
+export type LossState = 'open' | 'cwr' | 'recovery' | 'loss';
 
 type SenderConfig = Pick<
   TcpConfig,
@@ -130,6 +131,8 @@ export class TcpSender {
   timeouts = 0;
   fastRecoveries = 0;
   tailLossProbes = 0;
+  /** Window reductions (loss recoveries and ECN echoes) so far: each owes the peer a CWR when ECN is on (ecn.ts). */
+  windowReductions = 0;
   private lastSendTime: number | undefined = undefined;
   /** End of the last segment shorter than the MSS (Minshall's Nagle variant, Linux snd_sml). */
   private lastSmallEnd: number;
@@ -253,7 +256,7 @@ export class TcpSender {
     const mss = this.mss;
     const pipe = this.pipe();
     // In recovery PRR decides how much may go (RFC 6937); otherwise cwnd - pipe (RFC 5681).
-    const cwndRoom = this.lossState === 'recovery' ? this.prrBudget : this.cc.cwnd - pipe;
+    const cwndRoom = this.reducing ? this.prrBudget : this.cc.cwnd - pipe;
     const tx = TX;
     tx.probe = false;
     if (this.lostBytes > 0) {
@@ -322,7 +325,7 @@ export class TcpSender {
       if (tx.fin) this.finSent = true;
       if (tx.length > 0 && tx.length < this.mss) this.lastSmallEnd = end;
     }
-    if (this.lossState === 'recovery') {
+    if (this.reducing) {
       const sent = seqSub(end, tx.seq);
       this.prrOut += sent;
       this.prrBudget -= sent;
@@ -433,14 +436,17 @@ export class TcpSender {
 
     if (update?.dsack !== undefined) this.onDsack(now, update.dsack);
     // RFC 6937 / RFC 6675: without SACK, each duplicate ACK stands for one delivered segment.
-    if (this.lossState === 'recovery') this.prrOnAck(delivered === 0 && !sb && !advanced && isPureAck ? this.mss : delivered);
+    if (this.reducing) this.prrOnAck(delivered === 0 && !sb && !advanced && isPureAck ? this.mss : delivered);
     // TLP episode (RFC 8985 7.4).
     if (this.tlp.endSeq !== undefined) {
       const repaired = this.tlp.onAck({ ackNumber: ack, dsack: update?.dsack, hasSack: sackBlocks.length > 0, isDupAck: !advanced && isPureAck });
       if (repaired) this.enterRecovery(now, 'tlp');
     }
-    if (this.lossState !== 'open' && seqGeq(this.una, this.recoverySeq) && this.lostBytes === 0) {
-      if (this.lossState === 'recovery') this.cc.onRecoveryExit(now);
+    // CWR ends only above the recovery point: the segment there carried our CWR (ecn.ts), and
+    // the ECEs sent before it arrived are not a new signal (Linux tcp_fastretrans_alert).
+    const ended = this.lossState === 'cwr' ? seqGt(this.una, this.recoverySeq) : seqGeq(this.una, this.recoverySeq);
+    if (this.lossState !== 'open' && ended && this.lostBytes === 0) {
+      if (this.reducing) this.cc.onRecoveryExit(now);
       this.lossState = 'open';
     }
     if (delivered > 0) {
@@ -492,7 +498,7 @@ export class TcpSender {
     } else {
       this.newRenoLoss(advanced, dupAckCandidate);
     }
-    if (this.newLosses && this.lossState === 'open') this.enterRecovery(now, sack && this.config.rackTlp ? 'rack' : 'fast-retransmit');
+    if (this.newLosses && (this.lossState === 'open' || this.lossState === 'cwr')) this.enterRecovery(now, sack && this.config.rackTlp ? 'rack' : 'fast-retransmit');
   }
 
   /** RFC 5681 3.2 / RFC 6582 for a peer without SACK: DupThresh duplicate ACKs, then partial ACKs. */
@@ -504,7 +510,7 @@ export class TcpSender {
       return;
     }
     if (!dupAckCandidate || this.outstanding === 0) return;
-    if (++this.dupAcks === this.config.dupThresh && this.lossState === 'open') this.markHeadLost();
+    if (++this.dupAcks === this.config.dupThresh && (this.lossState === 'open' || this.lossState === 'cwr')) this.markHeadLost();
   }
 
   private markHeadLost(): void {
@@ -516,16 +522,50 @@ export class TcpSender {
   }
 
   private enterRecovery(now: number, kind: 'fast-retransmit' | 'rack' | 'tlp'): void {
-    if (this.lossState !== 'open') return;
+    const wasCwr = this.lossState === 'cwr';
+    if (this.lossState !== 'open' && !wasCwr) return;
     this.lossState = 'recovery';
     this.recoverySeq = this.nxt;
     this.fastRecoveries++;
+    // A loss during an ECN reduction continues it (Linux tcp_enter_recovery inside a cwnd
+    // reduction): no second decrease, and nothing to undo.
+    if (wasCwr) {
+      this.prrBudget = Math.max(this.prrBudget, this.mss);
+      return;
+    }
+    this.startReduction();
+    this.startUndo();
+    this.cc.onCongestionEvent({ now, mss: this.mss, flightSize: this.flightSize(), kind });
+  }
+
+  /**
+   * An ACK carried ECE (RFC 3168 6.1.2, Linux tcp_enter_cwr): the window is reduced as for a
+   * loss, at most once per window of data (until SND.UNA passes what was sent now), and
+   * nothing is retransmitted. False when a reduction is already under way.
+   */
+  onEcnEcho(now: number): boolean {
+    if (this.lossState !== 'open') return false;
+    this.lossState = 'cwr';
+    this.recoverySeq = this.nxt;
+    this.startReduction();
+    // Marks are not losses: a D-SACK cannot show this reduction spurious.
+    this.undoBytes = undefined;
+    this.cc.onCongestionEvent({ now, mss: this.mss, flightSize: this.flightSize(), kind: 'ecn' });
+    return true;
+  }
+
+  /** PRR state at the start of a reduction (RFC 6937 3). */
+  private startReduction(): void {
+    this.windowReductions++;
     this.prrDelivered = this.prrOut = 0;
     // One segment may go at once (a RACK timer starts recovery with no ACK to clock it).
     this.prrBudget = this.mss;
     this.recoverFs = this.outstanding;
-    this.startUndo();
-    this.cc.onCongestionEvent({ now, mss: this.mss, flightSize: this.flightSize(), kind });
+  }
+
+  /** A reduction paced by PRR is under way: loss recovery or ECN CWR. */
+  private get reducing(): boolean {
+    return this.lossState === 'recovery' || this.lossState === 'cwr';
   }
 
   /**
@@ -568,7 +608,7 @@ export class TcpSender {
     return this.rack.reoWnd({
       minRtt: this.rtt.minRtt.value === Infinity ? 0 : this.rtt.minRtt.value,
       srtt: this.rtt.srtt ?? 0,
-      inRecovery: this.lossState !== 'open',
+      inRecovery: this.lossState === 'recovery' || this.lossState === 'loss',
       sackedSegments: Math.ceil((this.scoreboard?.sackedBytes ?? 0) / this.mss),
     });
   }
@@ -613,7 +653,7 @@ export class TcpSender {
   /** RFC 8985 7.2: a probe timeout replaces the RTO while no recovery runs and SACK is on. */
   private armPto(now: number): void {
     this.ptoDeadline = undefined;
-    if (!this.config.rackTlp || this.scoreboard === undefined || this.lossState !== 'open' || !this.tlp.canProbe) return;
+    if (!this.config.rackTlp || this.scoreboard === undefined || (this.lossState !== 'open' && this.lossState !== 'cwr') || !this.tlp.canProbe) return;
     if (this.rtoDeadline === undefined || this.outstanding === 0) return;
     const flightSegments = Math.ceil(this.outstanding / this.mss);
     let pto = TailLossProbe.pto({ srttMs: this.rtt.srtt, flightSegments, maxAckDelayMs: this.config.maxAckDelayMs, rtoRemainingMs: Infinity });

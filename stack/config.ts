@@ -173,6 +173,8 @@ export interface MptcpConfig {
   scheduler: MptcpSchedulerName;
   /** Coupled congestion control (RFC 6356 LIA; OLIA). RFC 8684 3.3.7 and RFC 6356 want coupling so a multipath flow takes no more than one TCP at a shared bottleneck; Linux runs uncoupled subflows. */
   congestionControl: MptcpCongestionControl;
+  /** The connection's send buffer grows from tcp.sendBufferBytes up to this, to 2 * sum of path rates * the largest RTT (a hole on a slow path holds the DATA_ACK while the fast ones send; Linux: the sum of its subflows' sndbufs, tcp_wmem[2] = 4 MiB each). */
+  sendBufferMaxBytes: number;
   /** Retransmission timeouts without progress before a subflow's data is reinjected elsewhere (Linux net.mptcp.stale_loss_cnt = 4). */
   staleLossCount: number;
   /** Connections (token table entries) per host; bounds memory under an MP_CAPABLE SYN flood (RFC 8684 2.2 tokens are host-unique). */
@@ -333,6 +335,7 @@ export const DEFAULT_CONFIG: StackConfig = {
     scheduler: 'default',
     congestionControl: 'lia',
     staleLossCount: 4,
+    sendBufferMaxBytes: 16 << 20,
     maxConnections: 65_536,
     maxMappingsPerSubflow: 1024,
     unmappedDataLimit: 262_144,

@@ -137,6 +137,8 @@ export class MptcpConnection {
   private closed = false;
   private connectEmitted = false;
   private wantWritable = false;
+  /** Ceiling of the send buffer's growth (growSendBuffer); 0 when the size was given explicitly. */
+  private readonly sendBufferMax: number;
   /** Data-level retransmission timer (Linux mptcp_retransmit_timer). */
   private rtxDeadline: number | undefined = undefined;
   private rtxBackoff = 0;
@@ -191,6 +193,8 @@ export class MptcpConnection {
     const tcp = owner.tcpConfig;
     this.coupled = this.congestionControl === 'uncoupled' ? undefined : new CoupledCongestionControl(this.congestionControl, { initialCwndSegments: tcp.initialCwndSegments, hystart: tcp.hystart });
     this.send = new DataSender(options.sendBufferBytes ?? owner.tcpConfig.sendBufferBytes);
+    // An explicit size is kept as asked (Linux: SO_SNDBUF locks the send buffer's auto-tuning).
+    this.sendBufferMax = options.sendBufferBytes === undefined ? this.config.sendBufferMaxBytes : 0;
     this.receiveBufferBytes = options.receiveBufferBytes ?? owner.tcpConfig.receiveBufferMaxBytes;
     this.currentState = role === 'client' ? 'SYN_SENT' : 'SYN_RECEIVED';
     this.events = events;
@@ -872,6 +876,7 @@ export class MptcpConnection {
     if (this.currentState === 'SYN_SENT' || this.currentState === 'SYN_RECEIVED' || !this.recvDsn) return;
     for (const sf of this.subflows) sf.pruneAcked();
     const snaps = this.snapshots();
+    this.growSendBuffer(snaps);
     this.reinject(snaps);
     this.scheduleNew(snaps);
     if (this.dataFinToSend() !== undefined && !this.dataFinAnnounced) {
@@ -942,6 +947,33 @@ export class MptcpConnection {
       });
     }
     return out;
+  }
+
+  /**
+   * Grow the send buffer to what the paths need. Data leaves it only with the DATA_ACK, so
+   * a hole on the slowest path holds back what every faster one sent meanwhile: an MPTCP
+   * buffer must cover about 2 * sum(rate_i) * max(RTT_i) (Raiciu et al., "How Hard Can It
+   * Be?", NSDI 2012, 4.2; RFC 8684 3.3.4 sizes the receive side the same way). Linux gets
+   * there by making the connection's sndbuf the sum of its subflows' auto-tuned ones
+   * (mptcp_propagate_sndbuf). Never shrinks, as tcp_sndbuf_expand.
+   */
+  private growSendBuffer(snaps: readonly SubflowSnapshot[]): void {
+    const buffer = this.send.buffer;
+    if (buffer.limit >= this.sendBufferMax) return;
+    let rate = 0;
+    let rttMax = 0;
+    for (const s of snaps) {
+      if (!s.active || s.srtt === undefined || s.srtt <= 0) continue;
+      rate += s.cwnd / s.srtt;
+      rttMax = Math.max(rttMax, s.srtt);
+    }
+    const want = Math.min(this.sendBufferMax, Math.ceil(2 * rate * rttMax));
+    if (want <= buffer.limit) return;
+    buffer.limit = want;
+    if (this.wantWritable && this.send.room >= Math.min(65536, want / 2)) {
+      this.wantWritable = false;
+      this.events_ |= EV_WRITABLE;
+    }
   }
 
   private reinject(snaps: SubflowSnapshot[]): void {

@@ -12,6 +12,11 @@
 //     serialization has not finished at `now`) has reached queueLimitPackets or would exceed
 //     queueLimitBytes, the copy is dropped (tail drop, like tbf's limit). Unlike netem, packets
 //     in propagation (step 5) do not count: the limit models a router buffer, not the wire;
+//  3b. ECN marking (RFC 3168 5, an AQM that marks instead of dropping): a copy of an
+//     ECN-capable packet (the caller says so) is CE-marked with probability ceMarkRate, and
+//     always when ceMarkThresholdPackets > 0 and it joins a queue already holding that many
+//     (step marking at a fixed threshold, as fq_codel's ce_threshold or DCTCP's K). The model
+//     only decides (lastCeMarked); the caller rewrites the packet's ECN field;
 //  4. rate: serialization through that queue, departure = max(now, previous departure) +
 //     length * 8 / rate (rateBitsPerSecond 0 = infinitely fast);
 //  5. delay: arrival = departure + delayMs + a uniform draw in [-jitterMs, +jitterMs]
@@ -41,6 +46,10 @@ export interface ImpairmentParams {
   queueLimitPackets: number;
   /** Queue limit in bytes waiting for serialization; 0 = unlimited. */
   queueLimitBytes: number;
+  /** Probability in [0,1] that an ECN-capable packet is CE-marked. */
+  ceMarkRate: number;
+  /** CE-mark ECN-capable packets that find at least this many packets queued; 0 = off. */
+  ceMarkThresholdPackets: number;
 }
 
 export const DEFAULT_IMPAIRMENT: Readonly<ImpairmentParams> = {
@@ -53,6 +62,8 @@ export const DEFAULT_IMPAIRMENT: Readonly<ImpairmentParams> = {
   // netem's default limit; only matters when a rate makes a queue build up.
   queueLimitPackets: 1000,
   queueLimitBytes: 0,
+  ceMarkRate: 0,
+  ceMarkThresholdPackets: 0,
 };
 
 export interface ImpairmentStats {
@@ -66,16 +77,18 @@ export interface ImpairmentStats {
   reordered: number;
   /** Copies dropped because the queue was full. */
   queueDropped: number;
+  /** Packets CE-marked (step 3b). */
+  ceMarked: number;
 }
 
 /** Throws RangeError unless every field present is in range (finite >= 0; probabilities in [0,1]). */
 export function checkImpairmentParams(p: Partial<ImpairmentParams>): void {
-  const nonNegative = ['delayMs', 'jitterMs', 'rateBitsPerSecond', 'queueLimitPackets', 'queueLimitBytes'] as const;
+  const nonNegative = ['delayMs', 'jitterMs', 'rateBitsPerSecond', 'queueLimitPackets', 'queueLimitBytes', 'ceMarkThresholdPackets'] as const;
   for (const k of nonNegative) {
     const v = p[k];
     if (k in p && (!(v! >= 0) || !Number.isFinite(v))) throw new RangeError(`impairment ${k} must be a finite number >= 0, got ${v}`);
   }
-  for (const k of ['lossRate', 'reorderRate', 'duplicateRate'] as const) {
+  for (const k of ['lossRate', 'reorderRate', 'duplicateRate', 'ceMarkRate'] as const) {
     const v = p[k];
     if (k in p && !(v! >= 0 && v! <= 1)) throw new RangeError(`impairment ${k} must be in [0,1], got ${v}`);
   }
@@ -91,7 +104,10 @@ export class Impairment {
     duplicated: 0,
     reordered: 0,
     queueDropped: 0,
+    ceMarked: 0,
   };
+  /** The copies of the last schedule() call are to be CE-marked (step 3b). */
+  lastCeMarked = false;
   // The serialization FIFO as parallel arrays with a moving head: departure time and length
   // of each copy still in the queue at the last call.
   private readonly qDeparture: number[] = [];
@@ -130,14 +146,19 @@ export class Impairment {
    * Arrival times of the copies of a packet offered at `now`: [] when it is lost or the queue
    * is full, two entries when duplicated (not necessarily sorted).
    */
-  schedule(packetLength: number, now: number): number[] {
+  schedule(packetLength: number, now: number, ecnCapable = false): number[] {
     const s = this.stats;
     s.offered++;
     s.offeredBytes += packetLength;
+    this.lastCeMarked = false;
     const p = this.p;
     if (p.lossRate > 0 && this.rng.float() < p.lossRate) {
       s.lost++;
       return [];
+    }
+    if (ecnCapable && this.shouldMark(now)) {
+      this.lastCeMarked = true;
+      s.ceMarked++;
     }
     const copies = p.duplicateRate > 0 && this.rng.float() < p.duplicateRate ? 2 : 1;
     if (copies === 2) s.duplicated++;
@@ -152,6 +173,13 @@ export class Impairment {
     }
     s.scheduled += out.length;
     return out;
+  }
+
+  /** Step 3b, before the packet joins the queue. */
+  private shouldMark(now: number): boolean {
+    const p = this.p;
+    if (p.ceMarkRate > 0 && this.rng.float() < p.ceMarkRate) return true;
+    return p.ceMarkThresholdPackets > 0 && p.rateBitsPerSecond > 0 && this.backlog(now).packets >= p.ceMarkThresholdPackets;
   }
 
   /** Steps 3 and 4: the departure time of a copy, or undefined when the queue is full. */

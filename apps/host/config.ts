@@ -192,6 +192,8 @@ const DEFAULT_IMPAIRMENT_KEYS: Record<keyof ImpairmentParams, true> = {
   rateBitsPerSecond: true,
   queueLimitPackets: true,
   queueLimitBytes: true,
+  ceMarkRate: true,
+  ceMarkThresholdPackets: true,
 };
 
 const OFFLOAD_KEYS: readonly (keyof TunOffloads)[] = ['csum', 'tso4', 'tso6', 'uso'];

@@ -7,6 +7,8 @@ import { Impairment, type ImpairmentParams } from '../../tun/impairment.js';
 import { seededRandom, type RandomSource } from '../../stack/random.js';
 import { finishPartialChecksum, segmentSuperPacket } from '../../stack/ip/gso.js';
 import type { TxOffload } from '../../stack/ip/offload.js';
+import { ECN_CE, ECN_MASK, ECN_NOT_ECT } from '../../stack/tcp/ecn.js';
+import { updateChecksum } from '../../stack/wire/checksum.js';
 import { EventQueue } from './event-queue.js';
 
 /** What the network needs from a host: exactly the Host's driver-facing half. */
@@ -277,8 +279,9 @@ export class SimNetwork {
     if (!path.up) return this.drop(path, direction, packet, 'linkDown');
     const imp = path.impairment(direction);
     const lostBefore = imp.stats.lost;
-    const arrivals = imp.schedule(packet.length, this.clock);
+    const arrivals = imp.schedule(packet.length, this.clock, ipEcn(packet) !== ECN_NOT_ECT);
     if (arrivals.length === 0) return this.drop(path, direction, packet, imp.stats.lost > lostBefore ? 'loss' : 'queue');
+    if (imp.lastCeMarked) setCe(packet);
     // A duplicate gets its own bytes, as on a wire: the receiver may change a packet in place.
     for (let i = 0; i < arrivals.length; i++) {
       this.queue.push({ time: arrivals[i]!, path, direction, epoch: path.epoch, packet: i === 0 ? packet : packet.slice() });
@@ -338,4 +341,25 @@ export class SimNetwork {
 
 function endKey(h: HostEntry, ifIndex: number): string {
   return `${h.name}\u0000${ifIndex}`;
+}
+
+/** The ECN field of an IPv4 or IPv6 packet (RFC 3168 5: the low bits of TOS / traffic class); Not-ECT for anything else. */
+export function ipEcn(packet: Uint8Array): number {
+  const version = packet.length > 1 ? packet[0]! >>> 4 : 0;
+  if (version === 4) return packet[1]! & ECN_MASK;
+  if (version === 6) return (packet[1]! >>> 4) & ECN_MASK;
+  return ECN_NOT_ECT;
+}
+
+/** What a marking router does (RFC 3168 5): ECN field to CE, the IPv4 header checksum updated (RFC 1624). */
+function setCe(packet: Uint8Array): void {
+  if (packet[0]! >>> 4 === 4) {
+    const old = (packet[0]! << 8) | packet[1]!;
+    packet[1]! |= ECN_CE;
+    const sum = updateChecksum((packet[10]! << 8) | packet[11]!, old, (packet[0]! << 8) | packet[1]!);
+    packet[10] = sum >>> 8;
+    packet[11] = sum & 0xff;
+  } else {
+    packet[1]! |= ECN_CE << 4;
+  }
 }

@@ -108,27 +108,38 @@ async function waitFor(path: string): Promise<void> {
 
 /**
  * Streams `data` into `conn` (then end(), once `endAfter` resolved when given) and collects
- * what arrives until the connection closes.
+ * what arrives until the connection closes. With `hold`, only the first `hold.bytes` go at
+ * once and the rest once `hold.until` resolved (so the transfer outlasts the joins).
  */
-function exchange(conn: MptcpConnection, data: Uint8Array, endAfter?: Promise<void>): Promise<{ received: Uint8Array; error?: Error }> {
+function exchange(conn: MptcpConnection, data: Uint8Array, endAfter?: Promise<void>, hold?: { bytes: number; until: Promise<void> }): Promise<{ received: Uint8Array; error?: Error }> {
   return new Promise((resolve) => {
     const chunks: Uint8Array[] = [];
+    const kick = (): void => runtime.kick();
     const end = (): void => {
       if (!endAfter) return conn.end();
       void endAfter.then(() => {
         conn.end();
-        runtime.kick();
+        kick();
       });
     };
-    const pump = writePump(conn, data, () => runtime.kick(), end);
+    const rest = (): void => {
+      pump = writePump(conn, data.subarray(hold!.bytes), kick, end);
+      pump();
+    };
+    let pump = hold ? writePump(conn, data.subarray(0, hold.bytes), kick, () => void hold.until.then(rest)) : writePump(conn, data, kick, end);
     conn.handler = {
-      onConnect: pump,
-      onWritable: pump,
+      onConnect: () => pump(),
+      onWritable: () => pump(),
       onData: (_c, d) => chunks.push(d.slice()),
       onClose: (_c, error) => resolve({ received: Buffer.concat(chunks), ...(error && { error }) }),
     };
     pump();
   });
+}
+
+/** Resolves once `conn` has an established subflow that `match` picks, or after 3 s (the test's assertions then tell). */
+async function subflowUp(conn: MptcpConnection, match: (f: ReturnType<typeof mptcpConnectionStats>['subflows'][number]) => boolean): Promise<void> {
+  for (let i = 0; i < 300 && !mptcpConnectionStats(conn).subflows.some((f) => f.state === 'ESTABLISHED' && match(f)); i++) await new Promise((r) => setTimeout(r, 10));
 }
 
 interface PeerResult {
@@ -338,7 +349,8 @@ describe('namestack MPTCP and the kernel over two paths', () => {
     const peer = spawnIn(ns, ['env', 'PEER_PROTO=mptcp', 'python3', PEER_SCRIPT, 'listen', '::', String(port), down.path, ready]);
     await waitFor(ready);
     const conn = mptcp.connect({ remoteAddress: KERNEL[0], remotePort: port }, runtime.now());
-    const done = exchange(conn, up.data);
+    // The IPv6 joins come after the kernel's second announcement: most of the data waits for one.
+    const done = exchange(conn, up.data, undefined, { bytes: 1 << 20, until: subflowUp(conn, (f) => f.remote.startsWith('[')) });
     runtime.kick();
     const r = await done;
     const peerOut: PeerResult = JSON.parse((await peer.output).trim().split('\n').at(-1)!);
@@ -376,7 +388,7 @@ describe('iperf3 and a kernel peer under mptcpize run, over two paths', () => {
     const peer = spawnIn(ns, ['mptcpize', 'run', 'python3', PEER_SCRIPT, 'listen', '0.0.0.0', String(port), down.path, ready]);
     await waitFor(ready);
     const conn = mptcp.connect({ remoteAddress: KERNEL[0], remotePort: port }, runtime.now());
-    const done = exchange(conn, up.data);
+    const done = exchange(conn, up.data, undefined, { bytes: 1 << 20, until: subflowUp(conn, (f) => f.local.startsWith(US[1])) });
     runtime.kick();
     const watch = watchKernel(port);
     const r = await done;
@@ -384,6 +396,7 @@ describe('iperf3 and a kernel peer under mptcpize run, over two paths', () => {
     const peerOut: PeerResult = JSON.parse((await peer.output).trim().split('\n').at(-1)!);
     const after = kernelCounters();
     const stats = mptcpConnectionStats(conn);
+    console.log(`mptcpize server: ${formatMptcpStats(stats)}`);
     expect(r.error).toBeUndefined();
     expect(peerOut.error).toBeNull();
     expect(peerOut.sha256).toBe(sha(up.data));

@@ -183,7 +183,7 @@ export interface MptcpConfig {
   maxMappingsPerSubflow: number;
   /** Unmapped in-order subflow bytes tolerated before the subflow is reset (RFC 8684 3.3.1 allows "a receive window"). */
   unmappedDataLimit: number;
-  /** Out-of-order ranges held at the data level across all subflows (the connection's receive buffer is tcp.receiveBufferBytes). */
+  /** Out-of-order pieces held at the data level across all subflows, at least; a larger receive buffer gets one per 512 bytes of it (mptcp/reassembly.ts), so a whole window fits. */
   dataOutOfOrderMaxSegments: number;
 }
 

@@ -30,7 +30,7 @@ import { DataSender } from './data-sender.js';
 import { DsnSpace } from './dsn.js';
 import type { DataMapping } from './mapping.js';
 import { checksumRequired, paddedLength } from './options.js';
-import { DataReassembly } from './reassembly.js';
+import { DataReassembly, type DataReassemblyStats } from './reassembly.js';
 import {
   pickReinjectionSubflow,
   schedule,
@@ -1184,6 +1184,11 @@ export class MptcpConnection {
   dataState(): { una: number; nxt: number; end: number; windowEnd: number; dataAck: number; reinjectedBytes: number; pendingReinjection: number } {
     const s = this.send;
     return { una: s.una, nxt: s.nxt, end: s.end, windowEnd: s.windowEnd, dataAck: this.dataAckOffset, reinjectedBytes: s.reinjectedBytes, pendingReinjection: s.pendingReinjection };
+  }
+
+  /** Data-level receive: bytes not stored, by reason (undefined before any data arrived). */
+  receiveStats(): Readonly<DataReassemblyStats> | undefined {
+    return this.recv?.stats;
   }
 
   /** A subflow to the same peer address already exists (for the path manager's bookkeeping). */

@@ -9,6 +9,8 @@
 import { ReassemblyQueue } from '../tcp/reassembly.js';
 
 const TWO_POW_32 = 4294967296;
+/** Out-of-order pieces allowed per byte of receive buffer: one per PIECE_BYTES (see oooLimits). */
+const PIECE_BYTES = 512;
 
 /** A non-negative data offset as a 32-bit sequence number for ReassemblyQueue. */
 function seq32(offset: number): number {
@@ -18,7 +20,7 @@ function seq32(offset: number): number {
 export interface DataReassemblyOptions {
   /** Connection receive buffer (bytes): bounds unread plus out-of-order data, and the window. */
   bufferSize: number;
-  /** Out-of-order ranges held at most. */
+  /** Out-of-order pieces held at most, or more when the buffer needs more (see oooLimits). */
   maxOutOfOrderSegments: number;
   /** Offset of the first data byte expected (0: IDSN+1). */
   initialOffset?: number;
@@ -38,6 +40,10 @@ export interface DataReassemblyStats {
   conflictingDataFins: number;
 }
 
+export function noDataReassemblyDrops(): DataReassemblyStats {
+  return { duplicateBytes: 0, outOfWindowBytes: 0, outOfOrderLimitBytes: 0, afterFinBytes: 0, conflictingDataFins: 0 };
+}
+
 export interface ReceiveOutcome {
   /** Bytes that became readable in order (this segment and the queued ones it completed). */
   inOrder: number;
@@ -49,13 +55,7 @@ export interface ReceiveOutcome {
 
 /** The connection-level receiver: in-order delivery, DATA_ACK, shared window, DATA_FIN. */
 export class DataReassembly {
-  readonly stats: DataReassemblyStats = {
-    duplicateBytes: 0,
-    outOfWindowBytes: 0,
-    outOfOrderLimitBytes: 0,
-    afterFinBytes: 0,
-    conflictingDataFins: 0,
-  };
+  readonly stats = noDataReassemblyDrops();
   private readonly ooo: ReassemblyQueue;
   private readonly ready: Uint8Array[] = [];
   private readyBytes = 0;
@@ -65,14 +65,26 @@ export class DataReassembly {
   private rightEdge: number;
   private finOffset: number | undefined;
   private bufferSize: number;
+  private readonly minPieces: number;
 
   constructor(options: DataReassemblyOptions) {
     this.rcvNxt = options.initialOffset ?? 0;
     this.bufferSize = options.bufferSize;
-    // The window already bounds out-of-order bytes (nothing past its right edge is stored),
-    // also after setBufferSize grows it; the queue's own limit is on pieces.
-    this.ooo = new ReassemblyQueue({ maxBytes: Number.MAX_SAFE_INTEGER, maxSegments: options.maxOutOfOrderSegments });
+    this.minPieces = options.maxOutOfOrderSegments;
+    this.ooo = new ReassemblyQueue(this.oooLimits());
     this.rightEdge = this.rcvNxt + this.bufferSize;
+  }
+
+  /**
+   * The window already bounds out-of-order bytes (nothing past its right edge is stored),
+   * so the queue's own limit is on pieces only, and it must admit a whole window: data
+   * dropped here was acknowledged by its subflow, so only the peer's slow data-level
+   * retransmission brings it back (a failover stalled for 30 s on a 4096-piece limit with
+   * 3.5 MB of a 6 MiB window held). Pieces are smaller than an MSS where reinjected copies
+   * overlap data already held, hence room for the buffer in pieces of PIECE_BYTES.
+   */
+  private oooLimits(): { maxBytes: number; maxSegments: number } {
+    return { maxBytes: Number.MAX_SAFE_INTEGER, maxSegments: Math.max(this.minPieces, Math.ceil(this.bufferSize / PIECE_BYTES)) };
   }
 
   /** The DATA_ACK to send: the next expected data offset, plus one once the DATA_FIN is in. */
@@ -109,6 +121,7 @@ export class DataReassembly {
   /** Grow (or shrink, for new data only) the buffer; the window edge already advertised stays. */
   setBufferSize(bytes: number): void {
     this.bufferSize = bytes;
+    this.ooo.setLimits(this.oooLimits());
   }
 
   /** Data from any subflow, already translated to a data offset by its mapping. */

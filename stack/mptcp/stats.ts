@@ -8,6 +8,7 @@ import type { TcpState } from '../tcp/state.js';
 import { formatAddress, type IpAddress } from '../wire/address.js';
 import type { MptcpConnection } from './connection.js';
 import type { MptcpEventRecord } from './events.js';
+import { noDataReassemblyDrops, type DataReassemblyStats } from './reassembly.js';
 import type { SubflowRole } from './subflow.js';
 
 export interface SubflowStats {
@@ -65,6 +66,8 @@ export interface MptcpConnectionStats {
   reinjectedBytes: number;
   pendingReinjection: number;
   dataRetransmits: number;
+  /** Data-level receive: bytes not stored, by reason (duplicates, out of window, out-of-order limit, after the DATA_FIN). */
+  receive: DataReassemblyStats;
   subflowsOpen: number;
   subflows: SubflowStats[];
   addAddrReceived: number;
@@ -135,6 +138,7 @@ export function mptcpConnectionStats(conn: MptcpConnection): MptcpConnectionStat
     reinjectedBytes: d.reinjectedBytes,
     pendingReinjection: d.pendingReinjection,
     dataRetransmits: c.dataRetransmits,
+    receive: { ...(conn.receiveStats() ?? noDataReassemblyDrops()) },
     subflowsOpen: conn.subflows.filter((s) => !s.closed).length,
     subflows,
     addAddrReceived: c.addAddrReceived,

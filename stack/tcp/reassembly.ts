@@ -51,7 +51,12 @@ export class ReassemblyQueue {
   private readonly pieces: Piece[] = [];
   private readonly held = new SeqRangeSet();
 
-  constructor(private readonly limits: ReassemblyLimits) {}
+  constructor(private limits: ReassemblyLimits) {}
+
+  /** New limits for what is queued from now on (what is held stays). */
+  setLimits(limits: ReassemblyLimits): void {
+    this.limits = limits;
+  }
 
   /** Bytes queued. */
   get bytes(): number {

@@ -73,12 +73,23 @@ describe('DataReassembly', () => {
   });
 
   it('counts drops beyond the out-of-order limit but always accepts in-order data', () => {
-    const r = new DataReassembly({ bufferSize: 100_000, maxOutOfOrderSegments: 2 });
+    // 1 KiB of buffer: the configured 2 pieces are the limit (one per 512 bytes is also 2).
+    const r = new DataReassembly({ bufferSize: 1024, maxOutOfOrderSegments: 2 });
     r.receive(100, stream(100, 10));
     r.receive(200, stream(200, 10));
     expect(r.receive(300, stream(300, 10))).toEqual({ inOrder: 0, queued: 0, dropped: 10 });
     expect(r.stats.outOfOrderLimitBytes).toBe(10);
     expect(r.receive(0, stream(0, 100)).inOrder).toBe(110);
+  });
+
+  it('holds a whole window out of order: one piece per 512 bytes of buffer, above the configured count, also after the buffer grows', () => {
+    const r = new DataReassembly({ bufferSize: 100_000, maxOutOfOrderSegments: 2 });
+    // ceil(100,000 / 512) = 196 separate pieces fit, the 197th does not.
+    for (let i = 1; i <= 196; i++) expect(r.receive(i * 500, stream(i * 500, 10)).queued).toBe(10);
+    expect(r.receive(197 * 500, stream(197 * 500, 10)).dropped).toBe(10);
+    r.setBufferSize(200_000);
+    expect(r.receive(197 * 500, stream(197 * 500, 10)).queued).toBe(10);
+    expect(r.stats.outOfOrderLimitBytes).toBe(10);
   });
 
   it('acknowledges the DATA_FIN once everything before it arrived', () => {

@@ -39,6 +39,7 @@ import type { PerfTransport } from '../apps/perf/transport.js';
 import type { MptcpConfig, MptcpSchedulerName } from '../stack/config.js';
 import { MptcpLayer } from '../stack/mptcp/layer.js';
 import { SCHEDULER_NAMES } from '../stack/mptcp/scheduler.js';
+import { formatMptcpStats, mptcpConnectionStats } from '../stack/mptcp/stats.js';
 import { TcpLayer } from '../stack/tcp/layer.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -159,6 +160,40 @@ async function startAlice(status: LabStatusUp): Promise<Alice> {
   return { ...parts!, stop: () => daemon.stop() };
 }
 
+/**
+ * Paths whose relay stopped passing packets (dave pings bob over each). The lab relay (apps/lab/
+ * relay.ts, a node process with one poll worker per TUN) has been seen to stop reading one of
+ * its TUNs under load: one poll thread left in /proc/<pid>/task, the router's qdisc sending
+ * into the TUN, the TUN's TX counter and the relay's `offered` frozen. Every connection on the
+ * path then hangs, kernel and namestack alike.
+ */
+async function stalledRelays(status: LabStatusUp): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of PATHS) {
+    const r = await labExec(status.prefix, 'dave', ['ping', '-c', '3', '-i', '0.2', '-W', '1', bobAddress(status, p)]).catch(() => ({ stdout: '' }));
+    if (!/ [1-3] received/.test(r.stdout)) out.push(p);
+  }
+  return out;
+}
+
+/** Restarts the relays of `paths` (stopped here; impairPath starts a new one) under `impairment`. */
+async function restartRelays(status: LabStatusUp, impairments: Record<string, Parameters<typeof impairPath>[2]>, paths: string[]): Promise<void> {
+  const now = await labStatus(status.prefix);
+  for (const p of paths) {
+    const pid = now.up ? now.paths[p]?.relay?.pid : undefined;
+    if (pid) process.kill(pid, 'SIGKILL');
+    await sleep(200);
+    await impairPath(status.prefix, p, impairments[p] ?? null);
+  }
+}
+
+/** What a stuck namestack run looked like: alice's MPTCP connections (ss -Mi form) and bob's ss -Mti. */
+async function dumpState(prefix: string, alice: Alice): Promise<void> {
+  for (const c of alice.mptcp.connections()) log(`alice: ${formatMptcpStats(mptcpConnectionStats(c))}`);
+  const ss = await labExec(prefix, 'bob', ['ss', '-Mtin']).catch((e: Error) => ({ stdout: e.message }));
+  log(`bob ss -Mtin:\n${ss.stdout}`);
+}
+
 interface Run {
   client: PerfReport;
   server: PerfReport;
@@ -179,7 +214,10 @@ async function iperfRun(status: LabStatusUp, who: 'kernel' | Alice, seconds: num
       client = JSON.parse(r.stdout) as PerfReport;
     } else {
       const run = runClient({ host: bobAddress(status), port: PORT, transport: who.transport, settings: { ...DEFAULT_SETTINGS, durationSeconds: seconds, congestion: CONGESTION } });
-      client = await within('the namestack iperf3 client', (seconds + 20) * 1000, run);
+      client = await within('the namestack iperf3 client', (seconds + 20) * 1000, run).catch(async (e: unknown) => {
+        await dumpState(status.prefix, who);
+        throw e;
+      });
     }
     await side;
   } finally {
@@ -287,7 +325,10 @@ async function failoverLoss(status: LabStatusUp, who: 'kernel' | Alice, size: nu
       ours = { sent: size, sentSha256: createHash('sha256').update(payload).digest('hex'), received, receivedSha256: h.digest('hex') };
     }
     await cut;
-    const r = await within("bob's transfer peer", 60_000, bob.done);
+    const r = await within("bob's transfer peer", 60_000, bob.done).catch(async (e: unknown) => {
+      if (who !== 'kernel') await dumpState(status.prefix, who);
+      throw e;
+    });
     const lost = ours.sent - r.received + (r.sent - ours.received);
     const same = r.receivedSha256 === ours.sentSha256 && ours.receivedSha256 === r.sentSha256;
     return `${lost} (each way ${size}; bob received ${r.received}, ${host} received ${ours.received}; SHA-256 ${same ? 'equal both ways' : 'DIFFERENT'})`;
@@ -365,13 +406,24 @@ async function main(): Promise<void> {
 
     // 2. heterogeneous paths
     if (parts.has('hetero')) {
-    await impairPath(prefix, 'p1', { rateBitsPerSecond: 100e6, delayMs: 5 });
-    await impairPath(prefix, 'p2', { rateBitsPerSecond: 50e6, delayMs: 30, lossRate: 0.005 });
+    const hetero = { p1: { rateBitsPerSecond: 100e6, delayMs: 5 }, p2: { rateBitsPerSecond: 50e6, delayMs: 30, lossRate: 0.005 } };
+    for (const p of PATHS) await impairPath(prefix, p, hetero[p]);
+    // A stalled relay hangs whatever runs next: check before every run, restart and say so.
+    const healthy = async (what: string): Promise<void> => {
+      const bad = await stalledRelays(status);
+      if (bad.length === 0) return;
+      log(`${what}: the relay of ${bad.join(', ')} passes nothing (stalled); restarting it`);
+      notes.push(`- relay of ${bad.join(', ')} found stalled after ${what} (restarted)`);
+      await restartRelays(status, hetero, bad);
+    };
+    await healthy('setting up the heterogeneous paths');
     const kh = await attempt('kernel hetero', () => throughput(status, 'kernel', seconds));
+    await healthy('kernel hetero');
     const nh: [string, Outcome][] = [];
     for (const s of schedulers) {
       useScheduler(alice, s);
       nh.push([s, await attempt(`namestack hetero ${s}`, () => throughput(status, alice, seconds))]);
+      await healthy(`namestack hetero ${s}`);
     }
     useScheduler(alice, 'default');
     for (const [s, o] of nh) {

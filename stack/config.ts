@@ -75,6 +75,8 @@ export interface TcpConfig {
   initialCwndSegments: number;
   /** Use HyStart++ (RFC 9406) in the initial slow start, to leave it before the queue overflows. */
   hystart: boolean;
+  /** Slow-start growth per ACK capped at this many MSS (RFC 3465 2.2 L = 2); 0: no cap, as Linux tcp_slow_start, so stretch ACKs (GRO, ackPerTurn) still double cwnd per round. */
+  abcLimitSegments: number;
   /** Duplicate-ACK / SACKed-segment threshold for loss (RFC 5681 3.2, RFC 6675 2: 3). */
   dupThresh: number;
   /** RACK-TLP time-based loss detection and tail loss probes (RFC 8985; Linux default). */
@@ -89,6 +91,8 @@ export interface TcpConfig {
   delayedAckMaxMs: number;
   /** Segments ACKed immediately at connection start and after idle, so slow start is not slowed (Linux TCP_MAX_QUICKACKS = 16). */
   quickAckSegments: number;
+  /** Past quick-ACK mode, in-order data gets one ACK per input turn (TUN read batch) instead of one per two segments: our GRO; each ACK write costs a syscall. */
+  ackPerTurn: boolean;
   /** Nagle's algorithm (RFC 1122 4.2.3.4) unless the socket sets noDelay; Node's default. */
   nagle: boolean;
   /** Offer timestamps (RFC 7323): RTT measurement and PAWS. */
@@ -289,6 +293,7 @@ export const DEFAULT_CONFIG: StackConfig = {
     congestionControl: 'cubic',
     initialCwndSegments: 10,
     hystart: true,
+    abcLimitSegments: 0,
     dupThresh: 3,
     rackTlp: true,
     maxAckDelayMs: 200,
@@ -296,6 +301,7 @@ export const DEFAULT_CONFIG: StackConfig = {
     delayedAckMinMs: 40,
     delayedAckMaxMs: 200,
     quickAckSegments: 16,
+    ackPerTurn: true,
     nagle: true,
     timestamps: true,
     sack: true,

@@ -1,8 +1,13 @@
 // When a receiver acknowledges (RFC 9293 3.8.6.3, RFC 5681 4.2, RFC 1122 4.2.3.2), with
 // Linux's refinements from net/ipv4/tcp_input.c:
 // - immediately for out-of-order data and for data that fills a gap (RFC 5681 4.2);
-// - immediately once more than one full-sized segment is unacknowledged, so at least
-//   every second full-sized segment is ACKed (Linux: rcv_nxt - rcv_wup > rcv_mss);
+// - once more than one full-sized segment is unacknowledged, so at least every second
+//   full-sized segment is ACKed (Linux: rcv_nxt - rcv_wup > rcv_mss); with ackPerTurn this
+//   ACK waits for the end of the driver's input turn (a zero-delay timer: the runtime and
+//   the simulator run due timers after the packets of one read batch or instant, before
+//   transmitting), so a batch of in-order segments gets one ACK covering all of it. That is
+//   the receive side of Linux GRO, which merges what one NAPI poll read and ACKs the
+//   merged packet once; the ACKs it saves would all have left together anyway;
 // - "quick ACK" mode for the first segments of a connection and after an idle period,
 //   so the sender's slow start is not held back by delayed ACKs (tcp_incr_quickack,
 //   TCP_MAX_QUICKACKS = 16);
@@ -14,9 +19,17 @@
 
 import type { TcpConfig } from '../config.js';
 
-export type DelayedAckConfig = Pick<TcpConfig, 'delayedAckMinMs' | 'delayedAckMaxMs' | 'quickAckSegments'>;
+/**
+ * Within one input turn an ACK still leaves once this much is unacknowledged: four 64 KiB
+ * super-packets (a Linux GRO receiver ACKs each one), so a long read batch (up to 256
+ * packets) does not hold the sender's ACK clock for all of it.
+ */
+const TURN_ACK_MAX_BYTES = 4 * 65536;
 
-export type AckDecision = 'now' | 'delay';
+export type DelayedAckConfig = Pick<TcpConfig, 'delayedAckMinMs' | 'delayedAckMaxMs' | 'quickAckSegments' | 'ackPerTurn'>;
+
+/** 'turn': at the end of the current input turn (deadline = now), one ACK for the turn's segments. */
+export type AckDecision = 'now' | 'turn' | 'delay';
 
 export interface ReceivedSegment {
   now: number;
@@ -29,6 +42,8 @@ export interface ReceivedSegment {
   /** Fills (part of) a hole below queued out-of-order data. */
   fillsGap: boolean;
   pushFlag: boolean;
+  /** The MSS we announced: a pushed segment shorter than this is a small one (see onApplicationRead). */
+  ourMss: number;
   /** Smoothed RTT, when known, bounds the delay. */
   srttMs?: number | undefined;
 }
@@ -42,6 +57,8 @@ export class DelayedAckPolicy {
   private unackedBytes = 0;
   private unackedSegments = 0;
   private pushed = false;
+  /** The deadline is the end of the input turn, not a delayed-ACK timeout. */
+  private endOfTurn = false;
   private lastArrival: number | undefined = undefined;
 
   constructor(private readonly config: DelayedAckConfig) {
@@ -57,13 +74,24 @@ export class DelayedAckPolicy {
     this.adaptTimeout(e.now);
     this.unackedBytes += e.length;
     this.unackedSegments++;
-    if (e.pushFlag) this.pushed = true;
+    // Linux marks only pushed segments shorter than the MSS (tcp_measure_rcv_mss,
+    // ICSK_ACK_PUSHED): a bulk sender pushes every super-packet, and ACKing each on read would
+    // undo the batching below.
+    if (e.pushFlag && e.length < e.ourMss) this.pushed = true;
     if (e.outOfOrder || e.fillsGap) {
       // Out-of-order data also means the sender is in trouble: ACK quickly for a while.
       this.enterQuickAck();
       return 'now';
     }
-    if (this.quickAcks > 0 || this.unackedBytes > e.mss) return 'now';
+    // Quick ACKs stay one per segment: a sender limiting slow-start growth per ACK (RFC 3465
+    // L = 2) would otherwise grow slower at the start.
+    if (this.quickAcks > 0) return 'now';
+    if (this.unackedBytes > e.mss) {
+      if (!this.config.ackPerTurn || this.unackedBytes >= TURN_ACK_MAX_BYTES) return 'now';
+      this.deadline = e.now;
+      this.endOfTurn = true;
+      return 'turn';
+    }
     if (this.deadline === undefined) {
       let delay = Math.min(this.ato, this.config.delayedAckMaxMs);
       if (e.srttMs !== undefined) delay = Math.min(delay, Math.max(e.srttMs, this.config.delayedAckMinMs));
@@ -76,6 +104,7 @@ export class DelayedAckPolicy {
   onAckSent(): void {
     this.quickAcks = Math.max(0, this.quickAcks - this.unackedSegments);
     this.deadline = undefined;
+    this.endOfTurn = false;
     this.unackedBytes = this.unackedSegments = 0;
     this.pushed = false;
   }
@@ -83,6 +112,7 @@ export class DelayedAckPolicy {
   /** The timer fired at `now`: true when the delayed ACK must be sent now. */
   onTimeout(now: number): boolean {
     if (this.deadline === undefined || now < this.deadline) return false;
+    if (this.endOfTurn) return true;
     // The sender is waiting on us more than we thought: be quicker next time (Linux
     // doubles ato here, bounded), but never slower than the configured maximum.
     this.ato = Math.min(this.ato * 2, this.config.delayedAckMaxMs);
@@ -91,7 +121,7 @@ export class DelayedAckPolicy {
 
   /**
    * The application read data and left the receive queue `queueEmpty`. Linux
-   * (tcp_cleanup_rbuf) ACKs at once when the peer pushed and everything was consumed: a
+   * (tcp_cleanup_rbuf) ACKs at once when the peer pushed a small segment and everything was consumed: a
    * request-response peer is waiting and no reply data is coming to carry the ACK.
    */
   onApplicationRead(queueEmpty: boolean): boolean {

@@ -19,7 +19,7 @@ import { ReceiveWindow } from './window.js';
 
 type ReceiverConfig = Pick<
   TcpConfig,
-  'delayedAckMinMs' | 'delayedAckMaxMs' | 'quickAckSegments' | 'outOfOrderMaxSegments' | 'receiveBufferMaxBytes' | 'receiveBufferAutoTune' | 'initialCwndSegments'
+  'delayedAckMinMs' | 'delayedAckMaxMs' | 'quickAckSegments' | 'ackPerTurn' | 'outOfOrderMaxSegments' | 'receiveBufferMaxBytes' | 'receiveBufferAutoTune' | 'initialCwndSegments'
 >;
 
 /** What receiving one segment's text did. */
@@ -169,7 +169,7 @@ export class TcpReceiver {
     }
     this.bytesReceived += out.delivered;
     if (out.delivered > 0) this.rtt.onAdvance(now, this.nxt, this.wnd);
-    const decision = this.delayedAck.onSegmentReceived({ now, length: len, mss: this.peerMss, outOfOrder, fillsGap, pushFlag: push, srttMs });
+    const decision = this.delayedAck.onSegmentReceived({ now, length: len, mss: this.peerMss, outOfOrder, fillsGap, pushFlag: push, ourMss: this.ourMss, srttMs });
     out.ackNow = decision === 'now';
   }
 

@@ -60,11 +60,17 @@ export class ReceiveWindow {
   }
 
   /**
-   * After the application read data: is the window now worth an unsolicited update (the
-   * right edge would move by at least min(buffer/2, MSS), RFC 1122 4.2.3.3)?
+   * After the application read data: is the window now worth an unsolicited update? As
+   * Linux tcp_cleanup_rbuf: only while the offered window is at most half the buffer and the
+   * update at least doubles it, and (RFC 1122 4.2.3.3) moves the right edge by at least
+   * min(buffer/2, MSS). A window still half open needs no update of its own: the sender is
+   * not held back, and the next ACK carries the new edge; an update per read would cost a
+   * packet per read at high rates.
    */
   shouldUpdate(rcvNxt: number, freeSpace: number, bufferSize: number, mss: number): boolean {
-    return freeSpace - this.offered(rcvNxt) >= Math.min(bufferSize / 2, mss);
+    const offered = this.offered(rcvNxt);
+    if (2 * offered > bufferSize) return false;
+    return freeSpace >= 2 * offered && freeSpace - offered >= Math.min(bufferSize / 2, mss);
   }
 
   /** Bytes the peer may still send under the last advertisement. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../../stack/config.js';
-import { DelayedAckPolicy, type ReceivedSegment } from '../../stack/tcp/delayed-ack.js';
+import { DelayedAckPolicy, type DelayedAckConfig, type ReceivedSegment } from '../../stack/tcp/delayed-ack.js';
 
 const MSS = 1460;
 const seg = (now: number, extra: Partial<ReceivedSegment> = {}): ReceivedSegment => ({
@@ -10,12 +10,13 @@ const seg = (now: number, extra: Partial<ReceivedSegment> = {}): ReceivedSegment
   outOfOrder: false,
   fillsGap: false,
   pushFlag: false,
+  ourMss: MSS,
   ...extra,
 });
 
 /** A policy past its initial quick-ACK phase. */
-function warmed(): DelayedAckPolicy {
-  const p = new DelayedAckPolicy(DEFAULT_CONFIG.tcp);
+function warmed(config: DelayedAckConfig = DEFAULT_CONFIG.tcp): DelayedAckPolicy {
+  const p = new DelayedAckPolicy(config);
   for (let i = 0; i < 16; i++) {
     p.onSegmentReceived(seg(i));
     p.onAckSent();
@@ -34,15 +35,43 @@ describe('DelayedAckPolicy', () => {
     expect(p.onSegmentReceived(seg(16, { length: 100 }))).toBe('delay');
   });
 
-  it('ACKs at least every second full-sized segment', () => {
+  it('ACKs at least every second full-sized segment, at the end of the input turn', () => {
     const p = warmed();
     expect(p.onSegmentReceived(seg(100))).toBe('delay');
-    expect(p.onSegmentReceived(seg(101))).toBe('now');
+    expect(p.deadline).toBe(140);
+    // The second segment makes the ACK due now (deadline = now), after the rest of the turn.
+    expect(p.onSegmentReceived(seg(101))).toBe('turn');
+    expect(p.deadline).toBe(101);
+    // More segments in the same turn ride on the same ACK.
+    expect(p.onSegmentReceived(seg(101))).toBe('turn');
+    expect(p.deadline).toBe(101);
+    const ato = p.ato;
+    expect(p.onTimeout(101)).toBe(true);
+    // Not a delayed-ACK expiry: the adaptive timeout stays.
+    expect(p.ato).toBe(ato);
     p.onAckSent();
+    expect(p.deadline).toBeUndefined();
     expect(p.onSegmentReceived(seg(102))).toBe('delay');
-    // A GRO super-segment of several MSS is ACKed at once.
+    // A GRO super-segment of several MSS is ACKed in the same turn.
     p.onAckSent();
-    expect(p.onSegmentReceived(seg(103, { length: 10 * MSS }))).toBe('now');
+    expect(p.onSegmentReceived(seg(103, { length: 10 * MSS }))).toBe('turn');
+  });
+
+  it('within one turn still ACKs once four 64 KiB super-packets are unacknowledged', () => {
+    const p = warmed();
+    const gro = (now: number) => seg(now, { length: 65_000 });
+    expect([gro(100), gro(100), gro(100)].map((s) => p.onSegmentReceived(s))).toEqual(['turn', 'turn', 'turn']);
+    expect(p.onSegmentReceived(gro(100))).toBe('turn');
+    // 5 x 65,000 = 325,000 bytes >= 262,144: this one goes at once.
+    expect(p.onSegmentReceived(gro(100))).toBe('now');
+    p.onAckSent();
+    expect(p.onSegmentReceived(gro(100))).toBe('turn');
+  });
+
+  it('ACKs every second full-sized segment at once without ackPerTurn', () => {
+    const p = warmed({ ...DEFAULT_CONFIG.tcp, ackPerTurn: false });
+    expect(p.onSegmentReceived(seg(100))).toBe('delay');
+    expect(p.onSegmentReceived(seg(101))).toBe('now');
   });
 
   it('ACKs out-of-order and gap-filling data immediately (RFC 5681 4.2)', () => {
@@ -108,6 +137,10 @@ describe('DelayedAckPolicy', () => {
     expect(p.onApplicationRead(true)).toBe(true);
     p.onAckSent();
     p.onSegmentReceived(seg(200, { length: 50 }));
+    expect(p.onApplicationRead(true)).toBe(false);
+    p.onAckSent();
+    // A pushed full-sized segment (a bulk sender's super-packet) is no request: its ACK waits.
+    p.onSegmentReceived(seg(300, { length: 40 * MSS, mss: 40 * MSS, pushFlag: true }));
     expect(p.onApplicationRead(true)).toBe(false);
   });
 });

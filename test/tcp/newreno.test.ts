@@ -27,11 +27,18 @@ describe('NewReno (RFC 5681, RFC 3465, RFC 6582 window rules)', () => {
     }
   });
 
-  it('limits a stretch ACK to L = 2 SMSS of growth (RFC 3465 2.2)', () => {
-    const cc = new NewReno(MSS, opts);
+  it('limits a stretch ACK to L = 2 SMSS of growth when configured (RFC 3465 2.2)', () => {
+    const cc = new NewReno(MSS, { ...opts, abcLimitSegments: 2 });
     const st = newSim();
     round(cc, st, { rttMs: 50, segsPerAck: 10 });
     expect(cc.cwnd).toBe(12 * MSS);
+  });
+
+  it('by default grows by all a stretch ACK covers, doubling per round (Linux tcp_slow_start)', () => {
+    const cc = createCongestionController('newreno', MSS, DEFAULT_CONFIG.tcp);
+    const st = newSim();
+    round(cc, st, { rttMs: 50, segsPerAck: 10 });
+    expect(cc.cwnd).toBe(20 * MSS);
   });
 
   it('halves on loss with ssthresh = max(FlightSize/2, 2 SMSS) (RFC 5681 eq. 4)', () => {

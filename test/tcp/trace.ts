@@ -114,6 +114,16 @@ export class TcpTrace {
     this.inject(this.packet(spec, port));
   }
 
+  /**
+   * At time `at`, the peer's segments arrive in one input turn (one TUN read batch, as
+   * tun/runtime.ts hands them over): the host's timers run once all are in.
+   */
+  sendBatch(at: number, specs: SegSpec[], port = 5000): void {
+    this.advance(at);
+    for (const spec of specs) this.host.input(1, this.packet(spec, port), this.now);
+    this.advance(this.now);
+  }
+
   /** Injects a raw IP packet now. */
   inject(packet: Uint8Array): void {
     this.host.input(1, packet, this.now);

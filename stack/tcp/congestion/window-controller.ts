@@ -1,5 +1,5 @@
 // What NewReno and CUBIC share: slow start with appropriate byte counting (RFC 5681 3.1,
-// RFC 3465 L = 2) and optional HyStart++ (RFC 9406), no growth while in recovery or when
+// RFC 3465; by default without its per-ACK limit L, as Linux) and optional HyStart++ (RFC 9406), no growth while in recovery or when
 // cwnd is not the limit (RFC 7661), the RTO loss window (RFC 5681 3.1), restart after idle
 // (RFC 5681 4.1), undo of spurious reductions, and pacing. Subclasses supply the
 // congestion-avoidance increase and the multiplicative decrease.
@@ -19,10 +19,9 @@ export interface WindowControllerOptions {
   initialCwndSegments: number;
   /** Run HyStart++ in the initial slow start. */
   hystart: boolean;
+  /** RFC 3465 2.2 L: slow-start growth per ACK at most this many SMSS; 0 or absent: no limit (config tcp.abcLimitSegments). */
+  abcLimitSegments?: number;
 }
-
-// RFC 3465 2.2: in slow start, grow by at most L = 2 SMSS per ACK.
-const ABC_LIMIT_SEGMENTS = 2;
 
 export abstract class WindowController implements CongestionController {
   abstract readonly name: CongestionControlName;
@@ -32,6 +31,7 @@ export abstract class WindowController implements CongestionController {
   protected cwndBytes: number;
   private readonly initialCwndSegments: number;
   private readonly hystart: HyStartPlusPlus | undefined;
+  private readonly abcLimitSegments: number;
   private priorCwnd = 0;
   private priorSsthresh = 0;
 
@@ -39,6 +39,7 @@ export abstract class WindowController implements CongestionController {
     this.initialCwndSegments = options.initialCwndSegments;
     this.cwndBytes = this.initialWindow(mss);
     this.hystart = options.hystart ? new HyStartPlusPlus() : undefined;
+    this.abcLimitSegments = options.abcLimitSegments || Infinity;
   }
 
   get cwnd(): number {
@@ -142,9 +143,14 @@ export abstract class WindowController implements CongestionController {
     return e.inFlight + e.mss > this.cwndBytes;
   }
 
-  /** RFC 5681 3.1 with RFC 3465 2.2; returns the acked bytes left over past ssthresh. */
+  /**
+   * RFC 5681 3.1 with RFC 3465 2.2; returns the acked bytes left over past ssthresh. Linux
+   * (tcp_slow_start) grows by everything an ACK covers: with stretch ACKs (a GRO receiver ACKs
+   * a 64 KiB super-packet once, ours once per input turn) a limit of L = 2 SMSS per ACK would
+   * leave slow start growing by 2 segments per ACK instead of doubling per round.
+   */
   private slowStart(acked: number, mss: number): number {
-    const grow = Math.min(acked, ABC_LIMIT_SEGMENTS * mss) / (this.hystart?.growthDivisor ?? 1);
+    const grow = Math.min(acked, this.abcLimitSegments * mss) / (this.hystart?.growthDivisor ?? 1);
     const room = this.ssthresh - this.cwndBytes;
     if (grow < room) {
       this.cwndBytes += grow;

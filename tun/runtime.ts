@@ -4,7 +4,7 @@
 // virtual clock instead.
 
 import { performance } from 'node:perf_hooks';
-import type { Host } from '../stack/ip/host.js';
+import type { Host, RxMeta } from '../stack/ip/host.js';
 import type { Link, LinkPacket } from './link.js';
 import { setTimer } from './timer.js';
 
@@ -18,6 +18,9 @@ export interface RuntimeStats {
   /** Timer expiries that ran host.onTimeout(). */
   timeouts: number;
 }
+
+const OWNED: RxMeta = Object.freeze({ owned: true });
+const OWNED_VERIFIED: RxMeta = Object.freeze({ owned: true, checksumVerified: true });
 
 /** Milliseconds on a monotonic clock: the `now` every stack call receives. */
 export type Clock = () => number;
@@ -72,9 +75,8 @@ export class HostRuntime {
   private receive(ifIndex: number, batch: LinkPacket[]): void {
     if (this.stopped) return;
     const now = this.clock();
-    for (const { packet, meta } of batch) {
-      this.host.input(ifIndex, packet, now, { checksumVerified: meta.checksumVerified === true });
-    }
+    // A link gives its packets away (LinkPacket): the stack may keep views into them.
+    for (const { packet, meta } of batch) this.host.input(ifIndex, packet, now, meta.checksumVerified === true ? OWNED_VERIFIED : OWNED);
     this.stats.rxPackets += batch.length;
     this.service();
   }

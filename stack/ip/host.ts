@@ -5,8 +5,10 @@
 //
 // Byte ownership: input() only borrows `packet` for the duration of the call (everything a
 // handler sees, l4 and the addresses included, is a view into it: copy what you keep), so a
-// driver may reuse its receive buffer. A packet returned by pollTransmit() belongs to the
-// driver.
+// driver may reuse its receive buffer, unless the driver gives the packet away (RxMeta.owned):
+// then a handler may keep views into it instead of copying (the TCP receiver does, for
+// payloads that fill most of their buffer). A packet returned by pollTransmit() belongs to
+// the driver.
 
 import type { PartialConfig, StackConfig } from '../config.js';
 import { resolveConfig } from '../config.js';
@@ -47,6 +49,8 @@ import { RouteTable, type Route } from './routes.js';
 export interface RxMeta {
   /** The transport checksum needs no check (TUN offload: kernel-verified, or NEEDS_CSUM from a local sender). */
   checksumVerified?: boolean;
+  /** The driver never touches the packet again: the stack may keep views into it (see the ownership note above). */
+  owned?: boolean;
 }
 
 export interface OutboundPacket {
@@ -56,7 +60,7 @@ export interface OutboundPacket {
   offload?: TxOffload;
 }
 
-/** A packet for a transport handler. Every byte array is a view into the borrowed input packet. */
+/** A packet for a transport handler. Every byte array is a view into the input packet: borrowed unless `owned`. */
 export interface InboundPacket {
   ifIndex: number;
   family: IpFamily;
@@ -71,6 +75,8 @@ export interface InboundPacket {
   /** IPv6 extension headers as parsed (empty for IPv4), so the name layer can read destination options. */
   ipv6Extensions: readonly Ipv6ExtensionHeader[];
   checksumVerified: boolean;
+  /** The input packet was given away (RxMeta.owned): views into it may be kept. */
+  owned: boolean;
 }
 
 /** An ICMP/ICMPv6 error about a packet we sent, for the transport that sent it. */
@@ -365,7 +371,7 @@ export class Host {
   // ---- driver side ---------------------------------------------------------------------
 
   input(ifIndex: number, packet: Uint8Array, now: number, meta?: RxMeta): void {
-    this.receive(ifIndex, packet, now, meta?.checksumVerified ?? false, true);
+    this.receive(ifIndex, packet, now, meta?.checksumVerified ?? false, true, meta?.owned ?? false);
   }
 
   pollTransmit(): OutboundPacket | undefined {
@@ -406,7 +412,7 @@ export class Host {
       const batch = this.loopbackQueue;
       this.loopbackQueue = [];
       this.loopbackDue = undefined;
-      for (const q of batch) this.receive(q.ifIndex, q.packet, now, true, false);
+      for (const q of batch) this.receive(q.ifIndex, q.packet, now, true, false, true);
     }
     for (const h of this.transports.values()) {
       const t = h.nextTimeout?.();
@@ -600,14 +606,14 @@ export class Host {
   }
 
   /** A packet from a link (`fromLink`) or looped back by send(). */
-  private receive(ifIndex: number, packet: Uint8Array, now: number, checksumVerified: boolean, fromLink: boolean): void {
+  private receive(ifIndex: number, packet: Uint8Array, now: number, checksumVerified: boolean, fromLink: boolean, owned: boolean): void {
     this.advance(now);
     this.counters.received++;
     const iface = this.interfaces.get(ifIndex);
     if (!iface?.up) return this.drop('linkDown');
     const version = packet.length > 0 ? packet[0]! >>> 4 : 0;
-    if (version === 4) this.input4(iface, packet, now, checksumVerified, fromLink);
-    else if (version === 6) this.input6(iface, packet, now, checksumVerified, fromLink);
+    if (version === 4) this.input4(iface, packet, now, checksumVerified, fromLink, owned);
+    else if (version === 6) this.input6(iface, packet, now, checksumVerified, fromLink, owned);
     else this.counters.parseError(wireError('ip', 'BAD_VERSION', `version ${version}`));
   }
 
@@ -620,7 +626,7 @@ export class Host {
     return badSource(src) || (fromLink && this.interfaces.owner(src) !== undefined);
   }
 
-  private input4(iface: NetInterface, packet: Uint8Array, now: number, checksumVerified: boolean, fromLink: boolean): void {
+  private input4(iface: NetInterface, packet: Uint8Array, now: number, checksumVerified: boolean, fromLink: boolean, owned: boolean): void {
     const r = Ipv4View.wrap(packet);
     if (!r.ok) return this.counters.parseError(r);
     const v = r.value;
@@ -640,13 +646,14 @@ export class Host {
         l4: packet.subarray(v.headerLength, v.totalLength),
         ipv6Extensions: NO_EXTENSIONS,
         checksumVerified,
+        owned,
       },
       packet.subarray(0, v.totalLength),
       now,
     );
   }
 
-  private input6(iface: NetInterface, packet: Uint8Array, now: number, checksumVerified: boolean, fromLink: boolean): void {
+  private input6(iface: NetInterface, packet: Uint8Array, now: number, checksumVerified: boolean, fromLink: boolean, owned: boolean): void {
     const r = Ipv6View.wrap(packet);
     if (!r.ok) return this.counters.parseError(r);
     const v = r.value;
@@ -709,6 +716,7 @@ export class Host {
         l4: packet.subarray(offset, end),
         ipv6Extensions: extensions,
         checksumVerified,
+        owned,
       },
       packet.subarray(0, end),
       now,

@@ -736,7 +736,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
       } else {
         const out = DATA_OUTCOME;
         this.ecn.onData(seg, r.delayedAck);
-        r.onData(now, seq, payload, (seg.flags & TCP_PSH) !== 0, this.sender.rtt.srtt, out);
+        r.onData(now, seq, payload, (seg.flags & TCP_PSH) !== 0, this.sender.rtt.srtt, out, seg.owned);
         if (out.ackNow) this.ackNow = true;
         if (out.delivered > 0 && !this.extension?.onPayload) this.events |= EV_READABLE;
       }

@@ -189,6 +189,7 @@ export class TcpLayer implements TransportHandler, ConnectionOwner, ListenerOwne
       return host.counters.parseError(wireError('tcp', 'BAD_FIELD', 'port 0'));
     }
     seg.ipEcn = p.trafficClass & ECN_MASK;
+    seg.owned = p.owned;
     let conn = this.table.get(p.dst, seg.dstPort, p.src, seg.srcPort);
     if (conn !== undefined && conn.state === 'TIME_WAIT' && conn.recycleForSyn(seg, now)) conn = undefined;
     if (conn !== undefined) {

@@ -44,6 +44,8 @@ export class ReceivedSegment {
   readonly sackBlocks: SeqRange[] = [];
   /** The ECN field of the IP header that carried the segment (RFC 3168 5), set by the layer. */
   ipEcn = 0;
+  /** The packet was given away by the driver (InboundPacket.owned): views into it may be kept. Set by the layer. */
+  owned = false;
   /** The option list could not be framed (RFC 9293 3.1 illegal length): no option was used. */
   optionsMalformed = false;
   private readonly blockPool: SeqRange[] = [];

@@ -4,8 +4,10 @@
 // (delayed-ack.ts), the receive queue the application reads from (its flow control: unread
 // bytes shrink the window), and receive-buffer auto-tuning (receive-buffer-tuning.ts).
 //
-// Payload arrives as views into borrowed packets (Host contract); it is copied once, here,
-// into memory the application then owns.
+// Payload arrives as views into packets that are borrowed (Host contract): it is copied once,
+// here, into memory the application then owns; or given away by the driver (a TUN read
+// buffer holding one super-packet): then a view that fills most of its buffer is kept as it
+// is, and the bulk receive path copies nothing (at most 2x the accounted bytes in memory).
 
 import type { TcpConfig } from '../config.js';
 import type { PacketAllocator } from '../ip/packet-alloc.js';
@@ -116,7 +118,7 @@ export class TcpReceiver {
    * to the window's right edge; `seq` may lie below RCV.NXT (a partial duplicate, reported
    * as D-SACK, RFC 2883). Reports what happened in `out`.
    */
-  onData(now: number, seq: number, payload: Uint8Array, push: boolean, srttMs: number | undefined, out: DataOutcome): void {
+  onData(now: number, seq: number, payload: Uint8Array, push: boolean, srttMs: number | undefined, out: DataOutcome, owned = false): void {
     out.delivered = 0;
     out.ackNow = false;
     const len = payload.length;
@@ -142,7 +144,7 @@ export class TcpReceiver {
     let fillsGap = false;
     if (start === this.nxt) {
       const hadQueue = this.reassembly !== undefined && !this.reassembly.isEmpty;
-      this.deliver(this.nxt, this.copy(data));
+      this.deliver(this.nxt, keepable(data, owned) ? data : this.copy(data));
       this.nxt = seqAdd(this.nxt, data.length);
       out.delivered = data.length;
       if (hadQueue) {
@@ -162,8 +164,9 @@ export class TcpReceiver {
       outOfOrder = true;
       this.outOfOrderSegments++;
       const q = (this.reassembly ??= new ReassemblyQueue({ maxBytes: this.reassemblyRoom(), maxSegments: this.config.outOfOrderMaxSegments }));
-      // The queue keeps what it is given: give it memory of its own, not the borrowed packet.
-      const r = q.insert(this.nxt, start, data.slice());
+      // The queue keeps what it is given: memory of its own (a tight copy, not a slab it
+      // would pin), not a borrowed packet.
+      const r = q.insert(this.nxt, start, keepable(data, owned) ? data : data.slice());
       if (r.duplicate) this.sack().onDuplicate(r.duplicate);
       this.sack().onOutOfOrder(start);
     }
@@ -256,6 +259,11 @@ export class TcpReceiver {
   private reassemblyRoom(): number {
     return Math.max(this.tuner.size, this.config.receiveBufferMaxBytes);
   }
+}
+
+/** A payload view kept as it is: the packet was given away and the view fills at least half its buffer. */
+function keepable(data: Uint8Array, owned: boolean): boolean {
+  return owned && 2 * data.length >= data.buffer.byteLength;
 }
 
 const NO_QUEUE = { rangeContaining: (): undefined => undefined };

@@ -4,7 +4,7 @@
 // ways and checks it with SHA-256.
 
 import type { PartialConfig } from '../../stack/config.js';
-import { Host } from '../../stack/ip/host.js';
+import { Host, type RxMeta } from '../../stack/ip/host.js';
 import { MptcpConnection } from '../../stack/mptcp/connection.js';
 import { MptcpLayer, type MptcpLayerOptions } from '../../stack/mptcp/layer.js';
 import type { TcpConnection } from '../../stack/tcp/connection.js';
@@ -155,7 +155,7 @@ export class Mangler implements SimNode {
     return this.inner.name;
   }
 
-  input(ifIndex: number, packet: Uint8Array, now: number): void {
+  input(ifIndex: number, packet: Uint8Array, now: number, meta?: RxMeta): void {
     if (this.edit) {
       const r = parsePacket(packet);
       if (r.ok) {
@@ -170,7 +170,7 @@ export class Mangler implements SimNode {
         }
       }
     }
-    this.inner.input(ifIndex, packet, now);
+    this.inner.input(ifIndex, packet, now, meta);
   }
 
   pollTransmit(): ReturnType<Host['pollTransmit']> {

@@ -6,6 +6,7 @@
 import { Impairment, type ImpairmentParams } from '../../tun/impairment.js';
 import { seededRandom, type RandomSource } from '../../stack/random.js';
 import { finishPartialChecksum, segmentSuperPacket } from '../../stack/ip/gso.js';
+import type { RxMeta } from '../../stack/ip/host.js';
 import type { TxOffload } from '../../stack/ip/offload.js';
 import { ECN_CE, ECN_MASK, ECN_NOT_ECT } from '../../stack/tcp/ecn.js';
 import { updateChecksum } from '../../stack/wire/checksum.js';
@@ -13,12 +14,16 @@ import { EventQueue } from './event-queue.js';
 
 /** What the network needs from a host: exactly the Host's driver-facing half. */
 export interface SimNode {
-  input(ifIndex: number, packet: Uint8Array, now: number): void;
+  /** `meta.owned`: the network gives each packet away (a delivered packet is never touched again), as a TUN driver does. */
+  input(ifIndex: number, packet: Uint8Array, now: number, meta?: RxMeta): void;
   pollTransmit(): { ifIndex: number; packet: Uint8Array; offload?: TxOffload } | undefined;
   nextTimeout(): number | undefined;
   onTimeout(now: number): void;
   readonly name?: string;
 }
+
+/** A delivered packet is the receiver's: the network keeps no reference it writes through. */
+const DELIVERED: RxMeta = Object.freeze({ owned: true });
 
 export type Direction = 'aToB' | 'bToA';
 export type DropReason = 'loss' | 'queue' | 'linkDown' | 'noPath';
@@ -297,7 +302,7 @@ export class SimNetwork {
     path.counters[direction].bytesDelivered += packet.length;
     this.stats.deliveries++;
     this.trace('delivered', undefined, path, direction, packet);
-    to.node.input(toEnd.ifIndex, packet, this.clock);
+    to.node.input(toEnd.ifIndex, packet, this.clock, DELIVERED);
     this.drain(to);
   }
 

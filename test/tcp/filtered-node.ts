@@ -1,7 +1,7 @@
 // A SimNode around a Host that loses chosen outgoing packets: deterministic loss of "the
 // SYN-ACK", "the third data segment", for tests that need a particular packet gone.
 
-import type { Host } from '../../stack/ip/host.js';
+import type { Host, RxMeta } from '../../stack/ip/host.js';
 import type { SimNode } from '../sim/network.js';
 
 export class FilteredNode implements SimNode {
@@ -18,8 +18,8 @@ export class FilteredNode implements SimNode {
     return this.host.name;
   }
 
-  input(ifIndex: number, packet: Uint8Array, now: number): void {
-    this.host.input(ifIndex, packet, now);
+  input(ifIndex: number, packet: Uint8Array, now: number, meta?: RxMeta): void {
+    this.host.input(ifIndex, packet, now, meta);
   }
 
   pollTransmit(): ReturnType<Host['pollTransmit']> {

@@ -21,6 +21,7 @@
 //
 // Run: npx tsc -p tsconfig.json && scripts/bench-tcp [--seconds 5] [--prefix bench-tcp]
 //      [--via in-process|daemon] [--repeat 3] [--record] [--keep] [--clean-only]
+//      [--direction both|send|receive]
 // Each cell is the median of --repeat runs, kernel and namestack alternating.
 // --record appends a dated section to docs/BENCHMARKS.md; --keep leaves the lab up.
 
@@ -38,7 +39,7 @@ import { namestackTransport } from '../apps/perf/stack-transport.js';
 import type { PerfTransport } from '../apps/perf/transport.js';
 import type { SocketDriver } from '../stack/socket/tcp-socket.js';
 import { TcpLayer } from '../stack/tcp/layer.js';
-import { bobAddress, iperf3ServerOnBob, startAliceInProcess } from './lib/lab-bench.js';
+import { bobAddress, iperf3ServerOnBob, startAliceInProcess, stealMeter } from './lib/lab-bench.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PORT = 5201;
@@ -221,8 +222,8 @@ function table(rows: Row[]): string {
   return lines.join('\n');
 }
 
-function notes(rows: Row[]): string[] {
-  const out: string[] = [];
+function notes(rows: Row[], steal: number): string[] {
+  const out: string[] = [`- CPU steal (time the hypervisor gave to other guests) over the runs: ${(100 * steal).toFixed(0)}% of this machine's CPU time.`];
   const reasons = new Set(rows.flatMap((r) => [r.kernel, r.namestack]).flatMap((o) => (o.ok ? [] : [o.why])));
   for (const why of reasons) out.push(`- not measured: ${why}`);
   return out;
@@ -244,10 +245,14 @@ async function main(): Promise<void> {
       'clean-only': { type: 'boolean', default: false },
       via: { type: 'string', default: 'in-process' },
       repeat: { type: 'string', default: '3' },
+      direction: { type: 'string', default: 'both' },
     },
   });
   const repeat = Number(values.repeat);
   if (!Number.isInteger(repeat) || repeat < 1 || repeat > 20) throw new Error('--repeat must be 1..20');
+  const directions = { both: [false, true], send: [false], receive: [true] }[values.direction!];
+  if (!directions) throw new Error('--direction must be both, send (client -> bob) or receive (bob -> client)');
+  if (values.record && directions.length < 2) throw new Error('--record needs both directions');
   const via = values.via;
   if (via !== 'in-process' && via !== 'daemon') throw new Error('--via must be in-process or daemon');
   const seconds = Number(values.seconds);
@@ -258,6 +263,7 @@ async function main(): Promise<void> {
   const daemon = via === 'daemon' ? daemonCommand() : undefined;
   const status = await labUp({ prefix, ...(daemon && { daemon }) });
   const rows: Row[] = [];
+  const steal = stealMeter();
   let alice: AliceStack | { error: string };
   try {
     alice = via === 'daemon' ? daemonStack(status) : await inProcessStack(status);
@@ -267,7 +273,7 @@ async function main(): Promise<void> {
   try {
     for (const condition of values['clean-only'] ? CONDITIONS.slice(0, 1) : CONDITIONS) {
       await impairPath(prefix, PATH, condition.impairment);
-      for (const reverse of [false, true]) {
+      for (const reverse of directions) {
         const direction = reverse ? 'bob -> client (-R)' : 'client -> bob';
         const what = `${condition.name}, ${direction}`;
         // Alternating, so load from elsewhere on the machine falls on both alike.
@@ -288,7 +294,7 @@ async function main(): Promise<void> {
 
   const machine = `nproc ${cpus().length}, Linux ${release()}, Node ${process.version}`;
   const date = new Date().toISOString().slice(0, 10);
-  const body = [table(rows), '', ...notes(rows)].join('\n');
+  const body = [table(rows), '', ...notes(rows, steal())].join('\n');
   process.stdout.write(body + '\n');
   if (values.record) {
     const section = [

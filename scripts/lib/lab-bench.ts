@@ -3,6 +3,7 @@
 // daemon's start-up, its TUNs moved into alice's namespace, without a control server in the
 // way) so the perf engine drives the stack directly.
 
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readConfigFile } from '../../apps/host/config.js';
@@ -111,4 +112,24 @@ export async function startAliceInProcess<T>(status: LabStatusUp, tag: string, b
     throw e;
   }
   return { parts: parts!.value, daemon, stop: () => daemon.stop() };
+}
+
+/** The aggregate `cpu` line of /proc/stat (proc(5)): ticks per state. */
+function cpuTicks(): { steal: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal guest guest_nice; guest time is inside user.
+  return { steal: fields[7] ?? 0, total: fields.slice(0, 8).reduce((a, b) => a + b, 0) };
+}
+
+/**
+ * The share of CPU time the hypervisor took from this virtual machine (steal) since the call:
+ * on a shared host the benchmarks' wall-clock rates move with it, kernel and namestack alike.
+ */
+export function stealMeter(): () => number {
+  const start = cpuTicks();
+  return () => {
+    const now = cpuTicks();
+    const total = now.total - start.total;
+    return total > 0 ? (now.steal - start.steal) / total : 0;
+  };
 }

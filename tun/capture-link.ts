@@ -10,6 +10,7 @@
 // A capture that cannot be written (disk full) ends the capture, never the link: the error
 // is kept in `captureError` instead of being thrown into the packet path.
 
+import { joinGathered } from '../stack/ip/gso.js';
 import type { TxOffload } from '../stack/ip/offload.js';
 import type { Link, ReceiveHandler } from './link.js';
 import { openPcapFile, type PcapWriter } from './pcap.js';
@@ -75,10 +76,10 @@ export class CaptureLink implements Link {
     close?.();
   }
 
-  send(packet: Uint8Array, offload?: TxOffload): boolean {
-    const sent = this.inner.send(packet, offload);
+  send(packet: Uint8Array, offload?: TxOffload, payload?: readonly Uint8Array[]): boolean {
+    const sent = this.inner.send(packet, offload, payload);
     // Only what the link accepted went on the wire.
-    if (sent && this.writer) this.record(wallClockMs(), packet);
+    if (sent && this.writer) this.record(wallClockMs(), payload ? joinGathered(packet, payload) : packet);
     return sent;
   }
 

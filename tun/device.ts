@@ -27,7 +27,7 @@ import {
   readInto,
   SyscallError,
   writeFrom,
-  writev2,
+  writev,
 } from './libc.js';
 import { runIp } from './ip-command.js';
 import type { Link, LinkPacket, LinkRxMeta, ReceiveHandler } from './link.js';
@@ -161,7 +161,7 @@ export class TunDevice implements Link {
   private readBuffer = newReadBuffer();
   // Every read puts its header at the start of readBuffer: one view, wrapped once per buffer.
   private readHeader = wrapHeader(this.readBuffer);
-  // Header and copied packet share one off-heap buffer; writev2 needs memory V8 never moves.
+  // Header and copied packet share one off-heap buffer; writev needs memory V8 never moves.
   private readonly writeBuffer = new Uint8Array(VNET_HEADER_LENGTH + COPY_WRITE_MAX);
   private readonly writeHeader = this.writeBuffer.subarray(0, VNET_HEADER_LENGTH);
   private nextQueue = 0;
@@ -199,25 +199,28 @@ export class TunDevice implements Link {
     }
   }
 
-  send(packet: Uint8Array, offload?: TxOffload): boolean {
+  send(packet: Uint8Array, offload?: TxOffload, payload?: readonly Uint8Array[]): boolean {
     if (this.closing) return this.refuse('EBADF');
     let n: number;
     if (!this.vnetHeader) {
       // Without the header the kernel cannot be told about partial checksums or segmentation.
-      if (offload) return this.refuse('EOFFLOAD');
+      if (offload || payload) return this.refuse('EOFFLOAD');
       n = writeFrom(this.fds[0]!, packet);
     } else {
       this.fillWriteHeader(packet, offload);
-      if (packet.length <= COPY_WRITE_MAX) {
+      if (payload) {
+        // Gathered (the host's headers, then views of the send buffer): one writev, no copy.
+        n = writev(this.fds[0]!, this.writeHeader, packet, payload);
+      } else if (packet.length <= COPY_WRITE_MAX) {
         this.writeBuffer.set(packet, VNET_HEADER_LENGTH);
         n = writeFrom(this.fds[0]!, this.writeBuffer, VNET_HEADER_LENGTH + packet.length);
       } else {
-        n = writev2(this.fds[0]!, this.writeHeader, packet);
+        n = writev(this.fds[0]!, this.writeHeader, packet);
       }
     }
     if (n < 0) return this.refuse(errnoName(-n));
     this.stats.txPackets++;
-    this.stats.txBytes += packet.length;
+    this.stats.txBytes += n - VNET_HEADER_LENGTH * (this.vnetHeader ? 1 : 0);
     return true;
   }
 

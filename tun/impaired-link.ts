@@ -12,7 +12,7 @@
 // segment by segment. UDP super-packets (USO) pass whole; the daemon does not ask for USO on
 // an impaired link.
 
-import { segmentSuperPacket } from '../stack/ip/gso.js';
+import { joinGathered, segmentSuperPacket } from '../stack/ip/gso.js';
 import type { TxOffload } from '../stack/ip/offload.js';
 import { parseExtensionHeaders } from '../stack/wire/ipv6-ext.js';
 import { cryptoRandom, type RandomSource } from '../stack/random.js';
@@ -147,14 +147,16 @@ export class ImpairedLink implements Link {
     if (p.both || p.rx) this.rx.setParams({ ...p.both, ...p.rx });
   }
 
-  send(packet: Uint8Array, offload?: TxOffload): boolean {
+  send(packet: Uint8Array, offload?: TxOffload, payload?: readonly Uint8Array[]): boolean {
     if (this.closed) return false;
     const now = this.clock();
+    // The model needs whole packets (it cuts super-packets and holds them): join a gathered one.
+    if (payload) packet = joinGathered(packet, payload);
     if (offload?.gsoSize !== undefined) {
       // Fresh arrays (or the caller's, finished in place when it already fits): no copy to hold.
-      for (const segment of segmentSuperPacket(packet, offload)) this.sendOne(segment, undefined, now, segment !== packet);
+      for (const segment of segmentSuperPacket(packet, offload)) this.sendOne(segment, undefined, now, payload !== undefined || segment !== packet);
     } else {
-      this.sendOne(packet, offload, now, false);
+      this.sendOne(packet, offload, now, payload !== undefined);
     }
     if (this.txQueue.size > 0) this.txQueue.flushDue();
     return true;

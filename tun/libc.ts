@@ -24,7 +24,7 @@ const cOpen = lib.func('int open(const char *path, int flags)');
 const cClose = lib.func('int close(int fd)');
 const cRead = lib.func('intptr_t read(int fd, void *buf, size_t count)');
 const cWrite = lib.func('intptr_t write(int fd, const void *buf, size_t count)');
-// The iovec array is built by hand (see writev2): koffi's struct marshalling costs ~1 us a call.
+// The iovec array is built by hand (see writev): koffi's struct marshalling costs ~1 us a call.
 const cWritev = lib.func('writev', 'intptr_t', ['int', 'void *', 'int']);
 // ioctl is variadic; the third argument is a pointer for TUNSETIFF and a plain integer for
 // TUNSETOFFLOAD, so it gets two fixed prototypes (REFERENCE.md "TUN on Linux").
@@ -102,21 +102,28 @@ export function writeFrom(fd: number, buf: Uint8Array, length = buf.length): num
   return n >= 0 ? n : -lastErrno();
 }
 
-// One iovec pair, reused: { void *base; size_t len } x 2 on LP64.
-const iov = new BigUint64Array(4);
+// The iovec array, reused and grown on demand: { void *base; size_t len } per entry on LP64.
+let iov = new BigUint64Array(2 * 16);
 
 /**
- * writev(2) of `first` then `second` in one call, without copying them together: bytes
- * written, or -errno. Both must be backed by off-heap memory that V8 never moves, which
- * holds for every ArrayBuffer larger than 64 bytes and every Buffer; the header `first`
- * is a long-lived buffer of the caller.
+ * writev(2) of `header`, `packet` and then each of `rest`, in one call, without copying them
+ * together: bytes written, or -errno. Every buffer must be backed by off-heap memory that V8
+ * never moves, which holds for every ArrayBuffer larger than 64 bytes and every Buffer; the
+ * header is a long-lived buffer of the caller.
  */
-export function writev2(fd: number, first: Uint8Array, second: Uint8Array): number {
-  iov[0] = koffi.address(first);
-  iov[1] = BigInt(first.length);
-  iov[2] = koffi.address(second);
-  iov[3] = BigInt(second.length);
-  const n = Number(cWritev(fd, iov, 2));
+export function writev(fd: number, header: Uint8Array, packet: Uint8Array, rest?: readonly Uint8Array[]): number {
+  const count = 2 + (rest?.length ?? 0);
+  if (iov.length < 2 * count) iov = new BigUint64Array(2 * count);
+  iov[0] = koffi.address(header);
+  iov[1] = BigInt(header.length);
+  iov[2] = koffi.address(packet);
+  iov[3] = BigInt(packet.length);
+  for (let i = 2; i < count; i++) {
+    const b = rest![i - 2]!;
+    iov[2 * i] = koffi.address(b);
+    iov[2 * i + 1] = BigInt(b.length);
+  }
+  const n = Number(cWritev(fd, iov, count));
   return n >= 0 ? n : -lastErrno();
 }
 

@@ -36,11 +36,13 @@ export interface Link {
   readonly mtu: number;
   /**
    * Hands one IP packet to the link. With `offload` the packet may be a TCP super-packet
-   * and its checksum partial (stack/ip/offload.ts). The caller may reuse `packet` once send
-   * returns. Returns false when the link refused it (counted in the link's statistics); a
-   * packet lost by an impaired link still counts as sent.
+   * and its checksum partial (stack/ip/offload.ts). With `payload` (the host's gathered
+   * output, OutboundPacket.payload) `packet` holds the headers and the views follow it.
+   * The caller may reuse `packet` once send returns; the payload views never change.
+   * Returns false when the link refused it (counted in the link's statistics); a packet
+   * lost by an impaired link still counts as sent.
    */
-  send(packet: Uint8Array, offload?: TxOffload): boolean;
+  send(packet: Uint8Array, offload?: TxOffload, payload?: readonly Uint8Array[]): boolean;
   /** Sets the receiver (replacing any previous one). Packets arriving with none set are dropped. */
   onReceive(handler: ReceiveHandler): void;
   /** Releases everything; nothing keeps running after the promise resolves. */

@@ -101,7 +101,7 @@ export class HostRuntime {
         this.stats.txNoLink++;
         continue;
       }
-      link.send(out.packet, out.offload);
+      link.send(out.packet, out.offload, out.payload);
       this.stats.txPackets++;
     }
   }

@@ -69,10 +69,11 @@ function kernelRoute(tun: TunDevice, c: Cidr): void {
  * What the stack may leave to the device, from what the TUN negotiated (all false without
  * the virtio header): partial checksums with CSUM, TCP super-packets only when TSO4 and TSO6
  * were both accepted, since the stack's GSO switch covers both families at once (a device
- * that took only one still gets software-cut segments for both).
+ * that took only one still gets software-cut segments for both), and gathered packets
+ * (headers plus payload views, one writev) wherever the checksum is left to the kernel.
  */
-export function stackOffloads(tun: Readonly<TunOffloads>): { checksum: boolean; gso: boolean } {
-  return { checksum: tun.csum, gso: tun.csum && tun.tso4 && tun.tso6 };
+export function stackOffloads(tun: Readonly<TunOffloads>): { checksum: boolean; gso: boolean; gather: boolean } {
+  return { checksum: tun.csum, gso: tun.csum && tun.tso4 && tun.tso6, gather: tun.csum };
 }
 
 function openLink(config: LinkConfig, host: Host, index: number): DaemonLink {

@@ -58,6 +58,12 @@ export interface OutboundPacket {
   packet: Uint8Array;
   /** Present only when the interface declared the matching offload (see addInterface). */
   offload?: TxOffload;
+  /**
+   * Only toward an interface that gathers (InterfaceOptions.offloads.gather): the packet's
+   * payload, which follows `packet` (its headers, whose length fields count these bytes), as
+   * views of the sender's buffers; they never change.
+   */
+  payload?: readonly Uint8Array[];
 }
 
 /** A packet for a transport handler. Every byte array is a view into the input packet: borrowed unless `owned`. */
@@ -135,8 +141,15 @@ export interface SendRequest {
   trafficClass?: number;
   ipv6Extensions?: Ipv6ExtensionHeader[];
   l4Length: number;
-  /** Writes the transport header and payload at out[offset..offset+l4Length). */
+  /** Writes the transport header and payload at out[offset..offset+l4Length), less the `payload` views' bytes. */
   writeL4: (out: Uint8Array, offset: number, src: IpAddress, dst: IpAddress) => void;
+  /**
+   * The last bytes of the transport payload, as views that never change (a TCP send buffer's
+   * chunks), counted in l4Length: an interface that gathers gets them as they are, no copy
+   * (OutboundPacket.payload); for any other the host copies them behind what writeL4 wrote.
+   * Only with a partial checksum (offload), which needs no pass over the payload.
+   */
+  payload?: readonly Uint8Array[];
   /**
    * The L4 checksum is partial (its field holds the pseudo-header sum, virtio NEEDS_CSUM),
    * at `checksumOffset` within the L4 header; with `gsoSize` the packet is a TCP super-packet
@@ -156,8 +169,12 @@ export type SendResult =
 export interface InterfaceOptions {
   name: string;
   mtu: number;
-  /** What the device finishes itself; the host does the rest in software before pollTransmit. */
-  offloads?: { checksum?: boolean; gso?: boolean };
+  /**
+   * What the device finishes itself; the host does the rest in software before pollTransmit.
+   * `gather`: the driver writes a packet from its headers and payload views (writev), so a
+   * payload handed over as views (SendRequest.payload) is not copied; needs `checksum`.
+   */
+  offloads?: { checksum?: boolean; gso?: boolean; gather?: boolean };
 }
 
 export interface RouteOptions {
@@ -208,12 +225,6 @@ function isConnectedRoute(ifIndex: number, destination: IpAddress, prefixLength:
   return (r) => r.connected && r.ifIndex === ifIndex && r.prefixLength === prefixLength && addressEquals(r.destination, destination);
 }
 
-interface Queued {
-  ifIndex: number;
-  packet: Uint8Array;
-  offload?: TxOffload;
-}
-
 export class Host {
   readonly config: StackConfig;
   readonly counters = new HostCounters();
@@ -227,12 +238,12 @@ export class Host {
   private readonly transports = new Map<number, TransportHandler>();
   private readonly timerClients: TimerClient[] = [];
   private readonly networkListeners: ((e: HostNetworkEvent) => void)[] = [];
-  private readonly offloads = new Map<number, { checksum: boolean; gso: boolean }>();
+  private readonly offloads = new Map<number, { checksum: boolean; gso: boolean; gather: boolean }>();
   // The output queue: one FIFO, consumed from `outHead` (amortized O(1) shift).
-  private outQueue: Queued[] = [];
+  private outQueue: OutboundPacket[] = [];
   private outHead = 0;
   private readonly allocator = new PacketAllocator();
-  private loopbackQueue: Queued[] = [];
+  private loopbackQueue: OutboundPacket[] = [];
   private loopbackDue: number | undefined;
   private ipv4Id: number;
   private readonly flowLabels: FlowLabeler;
@@ -261,7 +272,8 @@ export class Host {
 
   addInterface(opts: InterfaceOptions): number {
     const iface = this.interfaces.add(opts.name, opts.mtu);
-    this.offloads.set(iface.index, { checksum: opts.offloads?.checksum ?? false, gso: opts.offloads?.gso ?? false });
+    const checksum = opts.offloads?.checksum ?? false;
+    this.offloads.set(iface.index, { checksum, gso: opts.offloads?.gso ?? false, gather: checksum && (opts.offloads?.gather ?? false) });
     return iface.index;
   }
 
@@ -377,7 +389,7 @@ export class Host {
   pollTransmit(): OutboundPacket | undefined {
     while (this.outHead < this.outQueue.length) {
       const q = this.outQueue[this.outHead]!;
-      this.outQueue[this.outHead++] = undefined as unknown as Queued;
+      this.outQueue[this.outHead++] = undefined as unknown as OutboundPacket;
       if (this.outHead === this.outQueue.length) {
         this.outQueue = [];
         this.outHead = 0;
@@ -477,7 +489,22 @@ export class Host {
     if (onWire > mtu || total > 0xffff) return this.tooBig(onWire, mtu);
     if (this.queuedCount() >= this.config.ip.outputQueueLimit) return this.sendError('queueFull', 'ENOBUFS', 'output queue full');
 
-    const packet = this.allocator.alloc(total);
+    // Gathered: the payload views stay where they are, the packet holds the headers only. A
+    // super-packet the host must cut, or a looped-back one, is made whole here.
+    const payload = out.payload;
+    let payloadBytes = 0;
+    if (payload) for (let i = 0; i < payload.length; i++) payloadBytes += payload[i]!.length;
+    if (payloadBytes > out.l4Length || (payload && !out.offload)) return this.sendError('invalid', 'EINVAL', 'payload views need a partial checksum and must fit in l4Length');
+    const caps = this.offloads.get(ifIndex)!;
+    const gather = payloadBytes > 0 && !local && caps.gather && (gsoSize === undefined || caps.gso);
+    const packet = this.allocator.alloc(gather ? total - payloadBytes : total);
+    if (payload && !gather) {
+      let at = total - payloadBytes;
+      for (let i = 0; i < payload.length; i++) {
+        packet.set(payload[i]!, at);
+        at += payload[i]!.length;
+      }
+    }
     if (family === 4) {
       emitIpv4Header(
         {
@@ -548,7 +575,8 @@ export class Host {
       this.loopbackDue ??= now;
       return { ok: true, ifIndex, src };
     }
-    this.enqueue(ifIndex, packet, offload);
+    if (gather) this.push({ ifIndex, packet, offload: offload!, payload: payload! });
+    else this.enqueue(ifIndex, packet, offload);
     return { ok: true, ifIndex, src };
   }
 
@@ -591,7 +619,7 @@ export class Host {
     this.push(offload ? { ifIndex, packet, offload } : { ifIndex, packet });
   }
 
-  private push(q: Queued): void {
+  private push(q: OutboundPacket): void {
     this.counters.sent++;
     this.outQueue.push(q);
   }

@@ -1,20 +1,29 @@
-// Puts segments on the wire through Host.send, building each packet in one buffer: the TCP
-// header and options from a reused repr (no allocation per segment besides the packet),
-// the payload copied once, straight from the send buffer into the packet (DESIGN.md "Data
-// path"), and the checksum left partial for the device or the host's software fallback to
-// finish (virtio NEEDS_CSUM, stack/ip/offload.ts). A payload longer than one wire segment
-// goes as a GSO super-segment cut at `gsoSize`. One writer serves every connection of a
+// Puts segments on the wire through Host.send: the TCP header and options from a reused repr
+// (no allocation per segment besides the packet), the checksum left partial for the device
+// or the host's software fallback to finish (virtio NEEDS_CSUM, stack/ip/offload.ts). A small
+// payload is copied once, straight from the send buffer into the packet (DESIGN.md "Data
+// path"); a large one goes as views of the send buffer's chunks (SendRequest.payload), which
+// an interface that gathers writes with the headers in one writev: no copy in JavaScript. A
+// payload longer than one wire segment goes as a GSO super-segment cut at `gsoSize`. One writer serves every connection of a
 // layer (sends are synchronous), so an idle connection carries none of this state.
 
 import type { Host, SendRequest, SendResult } from '../ip/host.js';
 import type { IpAddress } from '../wire/address.js';
 import type { Ipv6ExtensionHeader } from '../wire/ipv6-ext.js';
+import { pseudoHeaderSum } from '../wire/checksum.js';
 import { emitTcp, TCP_PROTOCOL, tcpHeaderLength, type TcpRepr } from '../wire/tcp.js';
 import type { SendBuffer } from './send-buffer.js';
 
 /** RFC 9293 3.1: the checksum field is at offset 16 of the TCP header. */
 const TCP_CHECKSUM_OFFSET = 16;
 const NO_ADDRESS: IpAddress = new Uint8Array(4);
+/**
+ * Payloads of at least this many bytes go as views (gathered); shorter ones are copied into
+ * the packet: a copy of a few KiB costs less than the views and iovecs, and the TUN driver
+ * copies packets up to 4 KiB behind its header anyway.
+ */
+const GATHER_MIN_BYTES = 8192;
+const KEEP_CHECKSUM = { mode: 'keep' } as const;
 
 export class SegmentWriter {
   /** Filled by begin(); the caller sets the rest, options included. */
@@ -31,7 +40,15 @@ export class SegmentWriter {
   private sourceOffset = 0;
   private payloadLength = 0;
   private headerLength = 0;
+  /** The payload goes as views (SendRequest.payload): writeL4 writes the header only. */
+  private gathered = false;
   private readonly writeL4 = (out: Uint8Array, offset: number): void => {
+    if (this.gathered) {
+      // `out` ends with the header: the partial checksum still counts the whole segment.
+      this.repr.checksum = pseudoHeaderSum(this.checksum.src, this.checksum.dst, TCP_PROTOCOL, this.headerLength + this.payloadLength);
+      emitTcp(this.repr, undefined, 0, out, offset, KEEP_CHECKSUM);
+      return;
+    }
     if (this.payloadLength > 0) this.source!.copyRange(this.sourceOffset, this.payloadLength, out, offset + this.headerLength);
     emitTcp(this.repr, undefined, this.payloadLength, out, offset, this.checksum);
   };
@@ -70,6 +87,15 @@ export class SegmentWriter {
     this.headerLength = tcpHeaderLength(this.repr);
     const req = this.request;
     req.l4Length = this.headerLength + length;
+    this.gathered = source !== undefined && length >= GATHER_MIN_BYTES;
+    if (this.gathered) {
+      // A new array each time: the host may queue it with the packet.
+      const views: Uint8Array[] = [];
+      source!.slices(offset, length, views);
+      req.payload = views;
+    } else {
+      req.payload = undefined;
+    }
     req.ipv6Extensions = this.ipv6Extensions;
     // We set no DSCP: the traffic class is the ECN field alone.
     req.trafficClass = this.ecnCodepoint;

@@ -1,5 +1,5 @@
 import { describe as suite, expect, it } from 'vitest';
-import { finishPartialChecksum, segmentSuperPacket } from '../../stack/ip/gso.js';
+import { finishPartialChecksum, joinGathered, segmentSuperPacket } from '../../stack/ip/gso.js';
 import { Host, type OutboundPacket } from '../../stack/ip/host.js';
 import { seededRandom } from '../../stack/random.js';
 import { emitTcp, TCP_ACK, TCP_CWR, TCP_FIN, TCP_PSH, tcpHeaderLength, type TcpRepr } from '../../stack/wire/tcp.js';
@@ -108,7 +108,7 @@ suite('finishPartialChecksum', () => {
 });
 
 suite('Host.send with offloads', () => {
-  const setup = (offloads?: { checksum?: boolean; gso?: boolean }) => {
+  const setup = (offloads?: { checksum?: boolean; gso?: boolean; gather?: boolean }) => {
     const host = new Host({ random: seededRandom(3) });
     const eth = host.addInterface({ name: 'eth0', mtu: 1500, ...(offloads && { offloads }) });
     host.addAddress(eth, '10.0.0.1', 24);
@@ -153,6 +153,55 @@ suite('Host.send with offloads', () => {
     expect(rest).toEqual([]);
     expect(p!.packet.length).toBe(20 + 32 + 4000);
     expect(p!.offload).toEqual({ checksumStart: 20, checksumOffset: 16, gsoSize: 1448, gsoType: 'tcpv4' });
+  });
+
+  it('hands a gathering interface the headers and the payload views as they are, and copies them for any other', () => {
+    const gathered = (offloads: { checksum?: boolean; gso?: boolean; gather?: boolean }): OutboundPacket[] => {
+      const { host, drain } = setup(offloads);
+      const data = payload(4000);
+      const views = [data.subarray(0, 1000), data.subarray(1000)];
+      const r = host.send(
+        {
+          dst: ip('10.0.0.2'),
+          protocol: 6,
+          l4Length: 32 + 4000,
+          offload: { checksumOffset: 16, gsoSize: 1448 },
+          payload: views,
+          writeL4: (out, offset, src, dst) => {
+            // The header alone; its partial checksum counts the whole segment.
+            const repr = { ...tcpRepr(TCP_ACK | TCP_PSH), checksum: pseudoHeaderSum(src, dst, 6, 32 + 4000) };
+            emitTcp(repr, undefined, 0, out, offset, { mode: 'keep' });
+          },
+        },
+        0,
+      );
+      expect(r).toMatchObject({ ok: true });
+      const out = drain();
+      if (offloads.gather && offloads.checksum && offloads.gso) {
+        expect(out).toHaveLength(1);
+        expect(out[0]!.packet.length).toBe(20 + 32);
+        expect(out[0]!.payload).toBe(views);
+      }
+      return out;
+    };
+    const g = gathered({ checksum: true, gso: true, gather: true })[0]!;
+    // The same bytes as from an interface that takes whole packets (the host copied the views).
+    const whole = gathered({ checksum: true, gso: true })[0]!;
+    expect(whole.payload).toBeUndefined();
+    expect(joinGathered(g.packet, g.payload!)).toEqual(whole.packet);
+    expect(segmentSuperPacket(whole.packet, whole.offload!).map((seg) => describe(seg).includes('BADSUM'))).toEqual([false, false, false]);
+    // Without GSO (software segmentation) or without checksum offload nothing is gathered.
+    expect(gathered({ checksum: true, gather: true }).map((p) => [p.packet.length, p.payload])).toEqual([[1500, undefined], [1500, undefined], [1156, undefined]]);
+    expect(gathered({ gso: true, gather: true }).every((p) => p.payload === undefined && !describe(p.packet).includes('BADSUM'))).toBe(true);
+  });
+
+  it('refuses payload views without a partial checksum or longer than the transport bytes', () => {
+    const { host } = setup({ checksum: true, gso: true, gather: true });
+    const send = (l4Length: number, offload?: { checksumOffset: number }) =>
+      host.send({ dst: ip('10.0.0.2'), protocol: 6, l4Length, payload: [payload(100)], writeL4: () => {}, ...(offload && { offload }) }, 0);
+    expect(send(120)).toMatchObject({ ok: false, code: 'EINVAL' });
+    expect(send(99, { checksumOffset: 16 })).toMatchObject({ ok: false, code: 'EINVAL' });
+    expect(send(120, { checksumOffset: 16 })).toMatchObject({ ok: true });
   });
 
   it('refuses a super-packet whose segments would exceed the MTU', () => {

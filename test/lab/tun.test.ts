@@ -215,7 +215,7 @@ describe('TunDevice traffic', () => {
     expect(tshark(`-r ${file} -Y _ws.malformed`)).toEqual([]);
   });
 
-  it('writes a TCP super-packet that the kernel segments and delivers to a socket', async () => {
+  it.each(['whole', 'gathered'] as const)('writes a TCP super-packet (%s) that the kernel segments and delivers to a socket', async (form) => {
     const { dev, ns } = labTun();
     const rx = new PacketCollector(dev);
     const server = spawnIn(ns, [
@@ -241,7 +241,16 @@ print(len(data), hashlib.sha256(data).hexdigest(), flush=True)`,
       dev.send(tcpSegment(US, KERNEL, { ...tuple, seq: 5001, ack, flags: TCP_ACK, window: 65535 }));
       const superPacket = tcpSegment(US, KERNEL, { ...tuple, seq: 5001, ack, flags: TCP_ACK | TCP_PSH, window: 65535 }, payload, true);
       expect(superPacket.length).toBeGreaterThan(dev.mtu);
-      expect(dev.send(superPacket, { checksumStart: 20, checksumOffset: 16, gsoSize: 1400, gsoType: 'tcpv4' })).toBe(true);
+      const offload = { checksumStart: 20, checksumOffset: 16, gsoSize: 1400, gsoType: 'tcpv4' } as const;
+      if (form === 'whole') {
+        expect(dev.send(superPacket, offload)).toBe(true);
+      } else {
+        // Gathered: the headers (IPv4 + TCP, 40 bytes), then the payload in three uneven views, one writev.
+        const views = [superPacket.subarray(40, 1040), superPacket.subarray(1040, 21040), superPacket.subarray(21040)];
+        expect(dev.send(superPacket.subarray(0, 40), offload, views)).toBe(true);
+      }
+      // SYN and ACK (40 bytes each), then the super-packet, counted whole either way.
+      expect(dev.stats.txBytes).toBe(2 * 40 + superPacket.length);
       const [count, digest] = (await server.output).trim().split('\n').pop()!.split(' ');
       expect(Number(count)).toBe(30000);
       expect(digest).toBe(createHash('sha256').update(payload).digest('hex'));

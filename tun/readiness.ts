@@ -42,9 +42,12 @@ for (;;) {
     parentPort.postMessage({ pollErrno: errno });
     break;
   }
-  if (Atomics.compareExchange(state, 0, ${IDLE}, ${READY}) !== ${IDLE}) break;
-  Atomics.notify(state, 0);
-  Atomics.wait(state, 0, ${READY});
+  // Only CLOSING ends the loop: a state still READY (the main thread has not drained yet)
+  // means waiting again, never leaving, or the descriptors would go unwatched for good.
+  const was = Atomics.compareExchange(state, 0, ${IDLE}, ${READY});
+  if (was === ${CLOSING}) break;
+  if (was === ${IDLE}) Atomics.notify(state, 0);
+  while (Atomics.load(state, 0) === ${READY}) Atomics.wait(state, 0, ${READY});
   if (Atomics.load(state, 0) === ${CLOSING}) break;
 }
 `;
@@ -85,6 +88,8 @@ export class ReadinessWatcher {
     this.worker.on('message', (m: { pollErrno: number }) => this.fail(new Error(`TUN poll failed with errno ${m.pollErrno}`)));
     this.worker.on('error', (err) => this.fail(err));
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
+    // The worker leaves only when closed: any other exit would leave the descriptors unread.
+    this.worker.once('exit', (code) => this.fail(new Error(`TUN poll worker exited (code ${code})`)));
     this.waitForReady();
   }
 
@@ -115,7 +120,10 @@ export class ReadinessWatcher {
   }
 
   private readonly fire = (): void => {
+    if (this.closed) return;
     if (Atomics.load(this.state, 0) === READY) this.onReady();
+    // Woken while IDLE (a notify meant for the worker): keep waiting, or no one ever would.
+    else this.waitForReady();
   };
 
   private fail(err: Error): void {

@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // As every namestack Node process (apps/node-command.ts says why).
+    execArgv: ['--single-threaded-gc'],
     reporters: ['default'],
   },
 });

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded-gc
 // The `namestack` program: one subcommand per tool. Each command lives in its own module,
 // loaded only when used, which exports `run(args): Promise<number>` (the exit status).
 // Adding a command is one line in COMMANDS.

@@ -36,7 +36,7 @@ import { DEFAULT_SETTINGS } from '../apps/perf/protocol.js';
 import type { PerfReport } from '../apps/perf/report.js';
 import { namestackTransport } from '../apps/perf/stack-transport.js';
 import type { PerfTransport } from '../apps/perf/transport.js';
-import type { MptcpConfig, MptcpSchedulerName } from '../stack/config.js';
+import { DEFAULT_CONFIG, type MptcpCongestionControl, type MptcpConfig, type MptcpSchedulerName } from '../stack/config.js';
 import { MptcpLayer } from '../stack/mptcp/layer.js';
 import { SCHEDULER_NAMES } from '../stack/mptcp/scheduler.js';
 import { formatMptcpStats, mptcpConnectionStats } from '../stack/mptcp/stats.js';
@@ -254,6 +254,10 @@ function useScheduler(alice: Alice, name: MptcpSchedulerName): void {
   (alice.mptcp.config as MptcpConfig).scheduler = name;
 }
 
+function useCongestion(alice: Alice, name: MptcpCongestionControl): void {
+  (alice.mptcp.config as MptcpConfig).congestionControl = name;
+}
+
 /**
  * The longest stretch after `cutAt` seconds in which bob's receiver goodput stayed under a
  * tenth of its median before the cut (s, at INTERVAL_S resolution).
@@ -398,10 +402,15 @@ async function main(): Promise<void> {
     const k200 = await attempt('kernel 2x200', () => throughput(status, 'kernel', seconds));
     useScheduler(alice, 'default');
     const n200 = await attempt('namestack 2x200', () => throughput(status, alice, seconds));
+    // The kernel couples nothing (CUBIC per subflow): the same for namestack, for comparison.
+    useCongestion(alice, 'uncoupled');
+    const u200 = await attempt('namestack 2x200 uncoupled', () => throughput(status, alice, seconds));
+    useCongestion(alice, DEFAULT_CONFIG.mptcp.congestionControl);
     lines.push(
       `| 2 paths x 200 Mbit/s, Mbit/s | ${cell(k200)} | ${cell(n200)} | ${ratio(n200, k200)} | of the 400 sum: kernel ${ratio(k200, 400)}, namestack ${ratio(n200, 400)} (floor 0.95) |`,
+      `| 2 paths x 200 Mbit/s, namestack uncoupled CUBIC (as the kernel), Mbit/s | ${cell(k200)} | ${cell(u200)} | ${ratio(u200, k200)} | of the 400 sum: namestack ${ratio(u200, 400)} |`,
     );
-    for (const [w, o] of [['kernel', k200], ['namestack', n200]] as const) if (o.ok) notes.push(`- 2x200 ${w}: ${o.note}`);
+    for (const [w, o] of [['kernel', k200], ['namestack', n200], ['namestack uncoupled', u200]] as const) if (o.ok) notes.push(`- 2x200 ${w}: ${o.note}`);
     }
 
     // 2. heterogeneous paths

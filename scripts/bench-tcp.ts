@@ -39,7 +39,8 @@ import { namestackTransport } from '../apps/perf/stack-transport.js';
 import type { PerfTransport } from '../apps/perf/transport.js';
 import type { SocketDriver } from '../stack/socket/tcp-socket.js';
 import { TcpLayer } from '../stack/tcp/layer.js';
-import { bobAddress, iperf3ServerOnBob, startAliceInProcess, stealMeter } from './lib/lab-bench.js';
+import { bobAddress, flushTcpMetrics, iperf3ServerOnBob, startAliceInProcess, stealMeter } from './lib/lab-bench.js';
+import { nodeCommand } from '../apps/node-command.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PORT = 5201;
@@ -98,6 +99,7 @@ function processCpuSeconds(pid: number): number {
 
 /** dave -> bob (or bob -> dave with -R), iperf3 at both ends. */
 async function kernelRun(status: LabStatusUp, seconds: number, reverse: boolean): Promise<Measurement> {
+  await flushTcpMetrics(status.prefix);
   const server = await iperf3ServerOnBob(status.prefix, { port: PORT });
   let report: PerfReport;
   try {
@@ -164,6 +166,7 @@ function daemonStack(status: LabStatusUp): AliceStack {
 
 /** alice -> bob (or bob -> alice with -R): namestack perf on alice's stack, iperf3 on bob. */
 async function namestackRun(status: LabStatusUp, alice: AliceStack, seconds: number, reverse: boolean): Promise<Measurement> {
+  await flushTcpMetrics(status.prefix);
   const server = await iperf3ServerOnBob(status.prefix, { port: PORT });
   const cpu0 = alice.cpuSeconds();
   const report = await runClient({
@@ -232,7 +235,7 @@ function notes(rows: Row[], steal: number): string[] {
 /** The daemon command for `labUp({ daemon })`, when the build has one. */
 function daemonCommand(): string[] | undefined {
   const cli = join(ROOT, 'build', 'apps', 'cli.js');
-  return existsSync(join(ROOT, 'build', 'apps', 'host', 'command.js')) ? [process.execPath, cli, 'host'] : undefined;
+  return existsSync(join(ROOT, 'build', 'apps', 'host', 'command.js')) ? nodeCommand(cli, 'host') : undefined;
 }
 
 async function main(): Promise<void> {

@@ -2,13 +2,12 @@
 // readable progress, tears the lab down, and exits non-zero if any step failed.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { labDown, labExec, labUp, type LabStatusUp } from '../lab/lab.js';
 import { streamThroughDaemon } from '../lab/namestack-transfer.js';
 import { startTransferPeer } from '../lab/transfer-peer.js';
 import { NAME_STEPS } from './name-steps.js';
 import { PATH_STEPS } from './path-steps.js';
+import { cliCommand } from '../node-command.js';
 
 interface DemoContext {
   prefix: string;
@@ -142,7 +141,7 @@ const STEPS: Step[] = [
  * Eyeballs step shows P learning from there.
  */
 function daemonCommand(): string[] {
-  return [process.execPath, join(dirname(fileURLToPath(import.meta.url)), '..', 'cli.js'), 'host', '--set', 'eyeballs.initialPreference=5'];
+  return cliCommand('host', '--set', 'eyeballs.initialPreference=5');
 }
 
 export async function run(args: string[]): Promise<number> {

@@ -1,7 +1,5 @@
 // `namestack lab ...`: the command-line face of lab.ts.
 
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   DEFAULT_PREFIX,
@@ -15,6 +13,7 @@ import {
   type PathImpairment,
 } from './lab.js';
 import { parseDuration, parsePercent, parseRate } from './units.js';
+import { cliCommand } from '../node-command.js';
 
 const USAGE = `usage: namestack lab <subcommand> [--prefix P] ...
 
@@ -84,8 +83,7 @@ function table(rows: string[][]): string[] {
 }
 
 function daemonCommand(): string[] {
-  // This file is build/apps/lab/command.js when run as the CLI; the bin is next door.
-  return [process.execPath, join(dirname(fileURLToPath(import.meta.url)), '..', 'cli.js'), 'host'];
+  return cliCommand('host');
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -18,6 +18,7 @@ import { IMPAIR_RULE_PREF, IMPAIR_TABLE, RELAY_TUN, ROUTER_BRIDGE, otherSide, ty
 import { inNamespace, ipBatch, isAlive, run, sleep, spawnDetached } from './run.js';
 import { relayRequest, type RelayParams, type RelayReply } from './relay-control.js';
 import { relaySocket, stateDir, type LabState, type PathImpairment } from './state.js';
+import { nodeCommand } from '../node-command.js';
 
 const SIDES: readonly Side[] = ['client', 'server'];
 const RELAY_TXQUEUELEN = 10_000;
@@ -97,7 +98,7 @@ export async function ensureRelay(prefix: string, path: LabPath, pid: number | u
   const fd = openSync(log, 'a');
   let started: number;
   try {
-    const argv = [process.execPath, relayScript(), '--control', socket, ...SIDES.map((s) => RELAY_TUN[s])];
+    const argv = nodeCommand(relayScript(), '--control', socket, ...SIDES.map((s) => RELAY_TUN[s]));
     started = spawnDetached(inNamespace(path.router, argv), fd);
   } finally {
     closeSync(fd);

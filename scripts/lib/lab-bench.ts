@@ -133,3 +133,13 @@ export function stealMeter(): () => number {
     return total > 0 ? (now.steal - start.steal) / total : 0;
   };
 }
+
+/**
+ * Forgets what the kernels of bob and dave learned about their peers (`ip tcp_metrics
+ * flush`): Linux starts a new connection from the cached ssthresh and RTT of the last one to
+ * the same address, so without this each run of a series starts where the previous ended
+ * (in congestion avoidance, say) instead of as the first did.
+ */
+export async function flushTcpMetrics(prefix: string): Promise<void> {
+  for (const node of ['bob', 'dave']) await labExec(prefix, node, ['ip', 'tcp_metrics', 'flush']);
+}

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { impairPath, labDown, labExec, labSpawn, labUp, type LabStatusUp } from '../../apps/lab/lab.js';
 import { KernelPeers, privateBuild, runCommand, startCommand } from './daemon-process.js';
+import { nodeCommand } from '../../apps/node-command.js';
 
 const PREFIX = `nst-dl-${process.pid}`;
 const tmp = mkdtempSync(join(tmpdir(), 'nst-dl-'));
@@ -26,12 +27,12 @@ function addr(host: string, path: string): { ipv4: string; ipv6: string } {
 }
 
 function cli(host: string, ...args: string[]): string[] {
-  return [process.execPath, build.cli, ...args, '--control', status.hosts[host]!.controlSocket!];
+  return nodeCommand(build.cli, ...args, '--control', status.hosts[host]!.controlSocket!);
 }
 
 beforeAll(async () => {
   build = privateBuild();
-  status = await labUp({ prefix: PREFIX, daemon: [process.execPath, build.cli, 'host'] });
+  status = await labUp({ prefix: PREFIX, daemon: nodeCommand(build.cli, 'host') });
 });
 
 afterAll(async () => {
@@ -132,7 +133,7 @@ describe('namestack host in the lab', () => {
       if (Date.now() > deadline) throw new Error('the daemon did not stop');
       await new Promise((r) => setTimeout(r, 50));
     }
-    const again = labSpawn(PREFIX, 'alice', [process.execPath, build.cli, 'host', '--config', alice.configFile!, '--control', alice.controlSocket!], { stdio: 'ignore' });
+    const again = labSpawn(PREFIX, 'alice', nodeCommand(build.cli, 'host', '--config', alice.configFile!, '--control', alice.controlSocket!), { stdio: 'ignore' });
     children.push(again);
     while (!existsSync(alice.controlSocket!)) {
       if (Date.now() > deadline + 10_000) throw new Error('the restarted daemon made no control socket');

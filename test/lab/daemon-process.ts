@@ -34,7 +34,7 @@ export interface Daemon {
 
 /** Starts `namestack host ...args` and waits for its control socket. */
 export async function startDaemon(cli: string, args: string[], control: string, wrap: string[] = []): Promise<Daemon> {
-  const argv = [...wrap, process.execPath, cli, 'host', '--control', control, ...args];
+  const argv = [...wrap, ...nodeCommand(cli, 'host', '--control', control, ...args)];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
@@ -123,6 +123,7 @@ except OSError as e:
     import errno
     print(errno.errorcode.get(e.errno, str(e)), flush=True)
 `;
+import { nodeCommand } from '../../apps/node-command.js';
 
 export class KernelPeers {
   private readonly script: string;

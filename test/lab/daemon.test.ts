@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Namespaces, sh } from './tun-lab.js';
 import { KernelPeers, privateBuild, runCommand, startCommand, startDaemon, type Daemon } from './daemon-process.js';
+import { nodeCommand } from '../../apps/node-command.js';
 
 const namespaces = new Namespaces(`nst-dmn-${process.pid}-`);
 const TUN = `nsd${process.pid % 100000}`;
@@ -35,7 +36,7 @@ const children: ChildProcess[] = [];
 const kernelServer = (address: string, port: number, mode: 'echo' | 'flood'): Promise<{ output: Promise<string> }> => peers.server(ns, address, port, mode);
 
 function cli(...args: string[]): string[] {
-  return [process.execPath, build.cli, ...args, '--control', control];
+  return nodeCommand(build.cli, ...args, '--control', control);
 }
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -252,7 +253,7 @@ describe('link options', () => {
       // Each direction is held 15 ms: no round trip can be shorter than 30 ms.
       const min = Number(/= ([\d.]+)\//.exec(out)![1]);
       expect(min).toBeGreaterThanOrEqual(30);
-      const r = await runCommand([process.execPath, build.cli, 'stats', '--json', '--control', control2]);
+      const r = await runCommand(nodeCommand(build.cli, 'stats', '--json', '--control', control2));
       const iface = JSON.parse(r.stdout.toString()).interfaces[0];
       expect(iface.capture).toMatchObject({ on: true, file: pcap });
       expect(iface.impairment.rx.offered).toBeGreaterThanOrEqual(3);
@@ -269,7 +270,7 @@ describe('link options', () => {
 
 describe('startup errors', () => {
   it('a bad configuration: EBADCONFIG, exit 2', async () => {
-    const r = await runCommand([process.execPath, build.cli, 'host', '--link', 'tun=x,addr=10.0.0.1', '--control', join(tmp, 'bad.sock')]);
+    const r = await runCommand(nodeCommand(build.cli, 'host', '--link', 'tun=x,addr=10.0.0.1', '--control', join(tmp, 'bad.sock')));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^namestack host: EBADCONFIG: .*needs a prefix length/);
   });
@@ -277,14 +278,14 @@ describe('startup errors', () => {
   it('without CAP_NET_ADMIN: ETUNPERM with what to do, exit 1', async () => {
     const r = await runCommand([
       'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all',
-      process.execPath, build.cli, 'host', '--link', `tun=${TUN}x,addr=10.78.0.2/24`, '--control', join(tmp, 'nobody', 'x.sock'),
+      ...nodeCommand(build.cli, 'host', '--link', `tun=${TUN}x,addr=10.78.0.2/24`, '--control', join(tmp, 'nobody', 'x.sock')),
     ]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^namestack host: ETUNPERM: .*(root|CAP_NET_ADMIN)/);
   });
 
   it('a second daemon on the same control socket: EADDRINUSE', async () => {
-    const r = await runCommand([process.execPath, build.cli, 'host', '--link', `tun=${TUN}y,addr=10.79.0.2/24`, '--control', control]);
+    const r = await runCommand(nodeCommand(build.cli, 'host', '--link', `tun=${TUN}y,addr=10.79.0.2/24`, '--control', control));
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/EADDRINUSE/);
     // Its TUN went away with it.

@@ -16,6 +16,7 @@ import { startTransferPeer } from '../../apps/lab/transfer-peer.js';
 import { startCapture } from './capture.js';
 import { privateBuild, runCommand } from './daemon-process.js';
 import { tshark } from './tun-lab.js';
+import { nodeCommand } from '../../apps/node-command.js';
 
 const PREFIX = `nst-nm-${process.pid}`;
 const tmp = mkdtempSync(join(tmpdir(), 'nst-nm-'));
@@ -26,7 +27,7 @@ let status: LabStatusUp;
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 function cli(host: string, ...args: string[]): string[] {
-  return [process.execPath, build.cli, ...args, '--control', status.hosts[host]!.controlSocket!];
+  return nodeCommand(build.cli, ...args, '--control', status.hosts[host]!.controlSocket!);
 }
 
 /** Starts a CLI command in the background (killed in afterAll); resolves once `ready` shows on its stderr. */
@@ -49,7 +50,7 @@ beforeAll(async () => {
   build = privateBuild();
   // P = 5 (IPv6 first, IPv4 50 ms later): on the lab's fast paths the IPv6 attempt, which
   // carries the names, wins; the race itself is tested in eyeballs.test.ts.
-  status = await labUp({ prefix: PREFIX, daemon: [process.execPath, build.cli, 'host', '--set', 'eyeballs.initialPreference=5'] });
+  status = await labUp({ prefix: PREFIX, daemon: nodeCommand(build.cli, 'host', '--set', 'eyeballs.initialPreference=5') });
 }, 120_000);
 
 afterAll(async () => {

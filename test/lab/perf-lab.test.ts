@@ -8,6 +8,7 @@ import { labDown, labExec, labSpawn, labUp, type LabStatusUp } from '../../apps/
 import { controlCall } from '../../apps/control/client.js';
 import type { PerfReport } from '../../apps/perf/report.js';
 import { privateBuild, runCommand, startCommand } from './daemon-process.js';
+import { nodeCommand } from '../../apps/node-command.js';
 
 const PREFIX = `nst-pl-${process.pid}`;
 const PORT = 5201;
@@ -19,7 +20,7 @@ function address(host: string, family: 'ipv4' | 'ipv6'): string {
 }
 
 function perf(...args: string[]): string[] {
-  return [process.execPath, build.cli, 'perf', ...args, '-J', '--control', status.hosts.alice!.controlSocket!];
+  return nodeCommand(build.cli, 'perf', ...args, '-J', '--control', status.hosts.alice!.controlSocket!);
 }
 
 function ended(report: PerfReport): NonNullable<PerfReport['end']> {
@@ -56,7 +57,7 @@ async function daemonListens(port: number): Promise<void> {
 
 beforeAll(async () => {
   build = privateBuild();
-  status = await labUp({ prefix: PREFIX, daemon: [process.execPath, build.cli, 'host'] });
+  status = await labUp({ prefix: PREFIX, daemon: nodeCommand(build.cli, 'host') });
 });
 
 afterAll(async () => {

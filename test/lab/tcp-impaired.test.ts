@@ -14,6 +14,7 @@ import { listenThroughDaemon, streamThroughDaemon } from '../../apps/lab/namesta
 import { startTransferPeer, type RunningPeer, type TransferReport } from '../../apps/lab/transfer-peer.js';
 import { seededRandom } from '../../stack/random.js';
 import { privateBuild } from './daemon-process.js';
+import { nodeCommand } from '../../apps/node-command.js';
 
 const PREFIX = `nst-ti-${process.pid}`;
 let build: ReturnType<typeof privateBuild> | undefined;
@@ -119,7 +120,7 @@ async function namestackServer(family: 4 | 6, what: string, max: number): Promis
 
 beforeAll(async () => {
   build = privateBuild();
-  status = await labUp({ prefix: PREFIX, daemon: [process.execPath, build.cli, 'host'] });
+  status = await labUp({ prefix: PREFIX, daemon: nodeCommand(build.cli, 'host') });
 }, 120_000);
 
 afterAll(async () => {

@@ -49,6 +49,7 @@ for start in range(0, count, batch):
             s.close()
 print(json.dumps({'ok': ok, 'errors': errors}), flush=True)
 `;
+import { nodeCommand } from '../../apps/node-command.js';
 
 interface Stats {
   tcp: { connections: { local: { port: number }; state: string }[] };
@@ -102,7 +103,7 @@ async function echoListener(): Promise<{ accepted: () => number }> {
 
 beforeAll(async () => {
   build = privateBuild();
-  status = await labUp({ prefix: PREFIX, daemon: [process.execPath, build.cli, 'host'] });
+  status = await labUp({ prefix: PREFIX, daemon: nodeCommand(build.cli, 'host') });
 }, 120_000);
 
 afterAll(async () => {

@@ -313,6 +313,26 @@ export class SendMappings {
     return out;
   }
 
+  /**
+   * Lengthen the last mapping by `length` bytes when they continue it at both levels (data
+   * offset and relative subflow seq), none of its bytes went out yet (`subflowSndNxt`, the
+   * subflow's SND.NXT relative to its ISN, has not passed its start), it carries no DATA_FIN
+   * or checksum and stays within 64 KiB. Returns its data offset (the TCP write tag), or
+   * undefined when a new mapping is needed. Linux does the same (mptcp_skb_can_collapse_to):
+   * a subflow whose queue fills by a few MSS per ACK would otherwise carry one short mapping,
+   * and so one short segment, per write (a super-packet never spans two mappings).
+   */
+  extendLast(dataOffset: number, subflowSeq: number, length: number, subflowSndNxt: number): number | undefined {
+    const e = this.entries[this.entries.length - 1];
+    if (!e || this.options.checksum || e.m.dataFin) return undefined;
+    const m = e.m;
+    if (m.dataOffset + m.length !== dataOffset || e.end !== subflowSeq) return undefined;
+    if (m.length + length > MAX_MAPPING_LENGTH || seqGt(subflowSndNxt, m.subflowSeq)) return undefined;
+    m.length += length;
+    e.end = seqAdd(e.end, length);
+    return m.dataOffset;
+  }
+
   /** The mapping to put in the DSS option of a segment starting at `subflowSeq`. */
   mappingAt(subflowSeq: number): Readonly<DataMapping> | undefined {
     return this.find(subflowSeq)?.m;

@@ -235,11 +235,17 @@ export class Subflow implements TcpExtension {
     const room = Math.min(length, tcp.writableLength);
     if (room <= 0) return 0;
     let take = room;
-    // A single contiguous view goes to TCP by reference; several chunks are joined once.
-    const data = chunks.length === 1 ? chunks[0]!.subarray(0, take) : concat(chunks, take);
+    // The views go to TCP by reference, as one write (one mapping), never joined.
+    const data = chunks.length === 1 ? [chunks[0]!.subarray(0, take)] : leading(chunks, take);
     const fin = dataFin && take === length;
-    this.sendMappings!.add(offset, this.writeSeq, take, fin, this.meta.checksum ? [data] : undefined);
-    take = tcp.writeMapped(data, offset);
+    const sent = (tcp.sender.nxt - this.iss) >>> 0;
+    // Continuing the last, still unsent mapping: one mapping, one TCP write tag (its start).
+    let tag = fin ? undefined : this.sendMappings!.extendLast(offset, this.writeSeq, take, sent);
+    if (tag === undefined) {
+      this.sendMappings!.add(offset, this.writeSeq, take, fin, this.meta.checksum ? data : undefined);
+      tag = offset;
+    }
+    take = tcp.writeMapped(data, tag);
     this.writeSeq = seqAdd(this.writeSeq, take);
     if (reinjection) this.counters.reinjectedBytesSent += take;
     else this.counters.dataBytesSent += take;
@@ -794,13 +800,14 @@ export class Subflow implements TcpExtension {
   }
 }
 
-function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
+/** The first `length` bytes of `chunks`, as views. */
+function leading(chunks: readonly Uint8Array[], length: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
   let at = 0;
   for (const c of chunks) {
     if (at >= length) break;
     const n = Math.min(c.length, length - at);
-    out.set(n === c.length ? c : c.subarray(0, n), at);
+    out.push(n === c.length ? c : c.subarray(0, n));
     at += n;
   }
   return out;

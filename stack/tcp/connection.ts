@@ -281,8 +281,11 @@ export class TcpConnection implements TableEntry, TimerOwner {
     return this.writeTagged(data, undefined);
   }
 
-  /** write() with a tag that every transmission of these bytes reports to the extension (extension.ts). */
-  writeMapped(data: Uint8Array, tag: number): number {
+  /**
+   * write() with a tag that every transmission of these bytes reports to the extension
+   * (extension.ts); `data` may come in several arrays, kept by reference as one write.
+   */
+  writeMapped(data: Uint8Array | readonly Uint8Array[], tag: number): number {
     return this.writeTagged(data, tag);
   }
 
@@ -1230,11 +1233,11 @@ export class TcpConnection implements TableEntry, TimerOwner {
 
   // ---- lifecycle and events ----------------------------------------------------------------
 
-  private writeTagged(data: Uint8Array, tag: number | undefined): number {
+  private writeTagged(data: Uint8Array | readonly Uint8Array[], tag: number | undefined): number {
     if (this.closed) throw new TcpError('EPIPE', 'the connection is closed');
     if (!canSend(this.currentState) || this.sender.finQueued) throw new TcpError('EPIPE', 'write after end()');
     const n = this.sender.write(data, tag);
-    if (n < data.length) this.wantWritable = true;
+    if (n < (data instanceof Uint8Array ? data.length : totalLength(data))) this.wantWritable = true;
     if (n > 0) this.markPending();
     return n;
   }
@@ -1333,3 +1336,9 @@ const TS_OPTION = { kind: 'timestamps' as const, tsVal: 0, tsEcr: 0 };
 const SACK_OPTION: { readonly kind: 'sack'; blocks: SackBlock[] } = { kind: 'sack', blocks: [] };
 const SACK_POOL: SackBlock[] = [];
 const OUTGOING: OutgoingSegment = { kind: 'segment', seq: 0, ack: 0, flags: 0, payloadLength: 0, retransmission: false, mapping: undefined };
+
+function totalLength(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (let i = 0; i < parts.length; i++) n += parts[i]!.length;
+  return n;
+}

@@ -175,13 +175,35 @@ export class TcpSender {
 
   // ---- application side ------------------------------------------------------------------
 
-  /** Queues up to the buffer's room of `data`; returns the bytes taken. */
-  write(data: Uint8Array, tag?: number): number {
-    const n = Math.min(data.length, this.buffer.room);
-    if (n === 0) return 0;
+  /**
+   * Queues up to the buffer's room of `data` (one array, or several making one write: one
+   * tag, no copy to join them); returns the bytes taken.
+   */
+  write(data: Uint8Array | readonly Uint8Array[], tag?: number): number {
     const start = seqAdd(this.bufferSeq, this.buffer.length);
-    this.buffer.append(n === data.length ? data : data.subarray(0, n));
-    if (tag !== undefined) (this.marks ??= []).push({ tag, seq: start, length: n });
+    let n: number;
+    if (data instanceof Uint8Array) {
+      n = Math.min(data.length, this.buffer.room);
+      if (n === 0) return 0;
+      this.buffer.append(n === data.length ? data : data.subarray(0, n));
+    } else {
+      const room = this.buffer.room;
+      n = 0;
+      for (let i = 0; i < data.length && n < room; i++) {
+        const part = data[i]!;
+        const take = Math.min(part.length, room - n);
+        this.buffer.append(take === part.length ? part : part.subarray(0, take));
+        n += take;
+      }
+      if (n === 0) return 0;
+    }
+    if (tag !== undefined) {
+      const marks = (this.marks ??= []);
+      const last = marks.length > this.marksHead ? marks[marks.length - 1]! : undefined;
+      // The same tag right after its last bytes: the extension lengthened that write's mapping.
+      if (last && last.tag === tag && seqAdd(last.seq, last.length) === start) last.length += n;
+      else marks.push({ tag, seq: start, length: n });
+    }
     return n;
   }
 

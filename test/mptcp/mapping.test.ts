@@ -175,6 +175,32 @@ describe('SendMappings', () => {
     expect(tx.mappingAt(1)).toBeUndefined();
   });
 
+  it('lengthens the last mapping for bytes that continue it while none of it was sent, up to 64 KiB', () => {
+    const tx = new SendMappings({ checksum: false, dsn });
+    tx.add(0, 1, 1000);
+    // Continues both sequence spaces, nothing sent yet (SND.NXT at the mapping's start).
+    expect(tx.extendLast(1000, 1001, 500, 1)).toBe(0);
+    expect(tx.mappingAt(1400)).toMatchObject({ dataOffset: 0, subflowSeq: 1, length: 1500 });
+    expect(tx.bytesToMappingEnd(1)).toBe(1500);
+    // Not contiguous at the data level, or at the subflow level: a new mapping.
+    expect(tx.extendLast(9000, 1501, 100, 1)).toBeUndefined();
+    expect(tx.extendLast(1500, 1600, 100, 1)).toBeUndefined();
+    // Past 64 KiB: a new mapping.
+    expect(tx.extendLast(1500, 1501, MAX_MAPPING_LENGTH - 1499, 1)).toBeUndefined();
+    // Once a byte of it left (SND.NXT past its start), a mapping is what the peer saw: fixed.
+    expect(tx.extendLast(1500, 1501, 100, 2)).toBeUndefined();
+    expect(tx.mappingAt(1)).toMatchObject({ length: 1500 });
+  });
+
+  it('never lengthens a mapping with a checksum or a DATA_FIN', () => {
+    const tx = new SendMappings({ checksum: true, dsn });
+    tx.add(0, 1, 10, false, [new Uint8Array(10)]);
+    expect(tx.extendLast(10, 11, 10, 1)).toBeUndefined();
+    const fin = new SendMappings({ checksum: false, dsn });
+    fin.add(0, 1, 10, true);
+    expect(fin.extendLast(10, 11, 10, 1)).toBeUndefined();
+  });
+
   it('computes the kernel checksum, and the receiver verifies it', () => {
     // Kernel capture (checksum run): the client's 1600-byte mapping at DSN IDSN+401, SSN 401, checksum a34d.
     const space = new DsnSpace(keyToIdsn(0xcf3d26cd0e7c2dafn));

@@ -96,6 +96,28 @@ describe('TcpExtension', () => {
     expect(tr.raw.every((pkt) => pkt.length <= 1500)).toBe(true);
   });
 
+  it('takes a tagged write in several arrays, and a write continuing the last one with its tag, as one write', () => {
+    const tr = new TcpTrace();
+    const ext = new ToyExtension();
+    const { conn, ours } = accept(tr, { listen: { extension: () => ext }, rttMs: 100 });
+    conn.setNoDelay(true);
+    const a = randomBytes(1000, 'a');
+    const b = randomBytes(1000, 'b');
+    const c = randomBytes(904, 'c');
+    // Two arrays, one tag; then more bytes under the same tag right after them.
+    expect(conn.writeMapped([a, b], 7)).toBe(2000);
+    expect(conn.writeMapped(c, 7)).toBe(904);
+    const segs = tr.recv();
+    // Segments cross the arrays' edges: one tagged write of 2904 bytes.
+    expect(segs.map((s) => [s.seq - ours, s.len])).toEqual([
+      [0, 1452],
+      [1452, 1452],
+    ]);
+    expect(Buffer.concat(segs.map((s) => s.payload))).toEqual(Buffer.concat([a, b, c]));
+    // One super-segment left with the one tag (the host cut it for the wire).
+    expect(ext.sent.filter((s) => s.length > 0).map((s) => [s.tag, s.offset, s.length])).toEqual([[7, 0, 2904]]);
+  });
+
   it('keeps each tagged write in its own segments, also when retransmitted', () => {
     const tr = new TcpTrace();
     const ext = new ToyExtension();

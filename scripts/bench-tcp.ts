@@ -20,7 +20,7 @@
 //     control socket (a Unix-socket hop per byte). CPU = daemon + this process.
 //
 // Run: npx tsc -p tsconfig.json && scripts/bench-tcp [--seconds 5] [--prefix bench-tcp]
-//      [--via in-process|daemon] [--repeat 3] [--record] [--keep] [--clean-only]
+//      [--via in-process|daemon] [--repeat 3] [--record] [--keep] [--clean-only | --loss-only]
 //      [--direction both|send|receive]
 // Each cell is the median of --repeat runs, kernel and namestack alternating.
 // --record appends a dated section to docs/BENCHMARKS.md; --keep leaves the lab up.
@@ -246,6 +246,7 @@ async function main(): Promise<void> {
       record: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       'clean-only': { type: 'boolean', default: false },
+      'loss-only': { type: 'boolean', default: false },
       via: { type: 'string', default: 'in-process' },
       repeat: { type: 'string', default: '3' },
       direction: { type: 'string', default: 'both' },
@@ -274,7 +275,7 @@ async function main(): Promise<void> {
     alice = { error: (err as Error).message };
   }
   try {
-    for (const condition of values['clean-only'] ? CONDITIONS.slice(0, 1) : CONDITIONS) {
+    for (const condition of values['clean-only'] ? CONDITIONS.slice(0, 1) : values['loss-only'] ? CONDITIONS.slice(1) : CONDITIONS) {
       await impairPath(prefix, PATH, condition.impairment);
       for (const reverse of directions) {
         const direction = reverse ? 'bob -> client (-R)' : 'client -> bob';
@@ -304,7 +305,7 @@ async function main(): Promise<void> {
       '',
       `## TCP throughput vs the kernel (scripts/bench-tcp), ${date}`,
       '',
-      `Command: \`npx tsc -p tsconfig.json && scripts/bench-tcp --seconds ${seconds} --repeat ${repeat} --via ${via}${values['clean-only'] ? ' --clean-only' : ''} --record\` (root).`,
+      `Command: \`npx tsc -p tsconfig.json && scripts/bench-tcp --seconds ${seconds} --repeat ${repeat} --via ${via}${values['clean-only'] ? ' --clean-only' : ''}${values['loss-only'] ? ' --loss-only' : ''} --record\` (root).`,
       `Date: ${date}. Machine: ${machine}. Single-stream tests of ${seconds} s on path p1 of the lab`,
       `(through router r1), each cell the median of ${repeat} runs, kernel and namestack alternating;`,
       'CUBIC at every kernel end (iperf3 -C cubic; the default here is BBR) and in namestack. The',

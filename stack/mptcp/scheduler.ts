@@ -9,8 +9,6 @@ import type { MptcpSchedulerName } from '../config.js';
 /** Linux MPTCP_SEND_BURST_SIZE: 64 KiB less TCP/IPv6/fragment headers and option space. */
 export const SEND_BURST_SIZE = 65536 - 20 - 40 - 40 - 8;
 
-/** Linux net.mptcp.stale_loss_cnt: RTOs without progress before a subflow is stale. */
-export const DEFAULT_STALE_LOSS_COUNT = 4;
 
 export interface SubflowSnapshot {
   id: number;
@@ -193,57 +191,6 @@ export function scheduleActiveBackup(subflows: readonly SubflowSnapshot[], ctx: 
 export interface DataRange {
   start: number;
   end: number;
-}
-
-export interface SubflowHealth {
-  id: number;
-  /** 'closed' covers reset, timed out and removed subflows. */
-  state: 'active' | 'closed';
-  backup: boolean;
-  /** Consecutive retransmission timeouts without ACK progress (Linux subflow->stale_count). */
-  rtoCount: number;
-  /** Already marked stale (its data was reinjected then). */
-  stale: boolean;
-  /** Data ranges sent on this subflow and not acknowledged by it (SendMappings.unacknowledged()). */
-  unacked: readonly DataRange[];
-}
-
-export interface ReinjectionPlan {
-  /** Subflows to mark stale now (excluded from scheduling until they make progress again). */
-  markStale: number[];
-  /** Data-level ranges to send again on other subflows, merged, above the DATA_ACK. */
-  ranges: DataRange[];
-}
-
-/**
- * Which data to send again elsewhere (RFC 8684 3.3.6 allows it on any subflow). Data on a
- * closed subflow is reinjected at once (Linux __mptcp_close_ssk with MPTCP_CF_PUSH). An
- * active subflow is stale after more than `staleLossCount` RTOs without progress, but only
- * when another subflow is healthier (fewer than max(staleLossCount - 1, 1) RTOs), as in
- * Linux mptcp_pm_subflow_chk_stale; its unacknowledged data is then reinjected.
- */
-export function reinjectionPlan(
-  subflows: readonly SubflowHealth[],
-  dataUna: number,
-  staleLossCount = DEFAULT_STALE_LOSS_COUNT,
-): ReinjectionPlan {
-  const markStale: number[] = [];
-  const ranges: DataRange[] = [];
-  const healthyBelow = Math.max(staleLossCount - 1, 1);
-  for (const s of subflows) {
-    let reinject = s.state === 'closed';
-    if (!reinject && !s.stale && staleLossCount > 0 && s.rtoCount > staleLossCount) {
-      const alternative = subflows.some(
-        (o) => o.id !== s.id && o.state === 'active' && !o.stale && o.rtoCount < healthyBelow,
-      );
-      if (alternative) {
-        markStale.push(s.id);
-        reinject = true;
-      }
-    }
-    if (reinject) ranges.push(...s.unacked);
-  }
-  return { markStale, ranges: mergeRanges(ranges, dataUna) };
 }
 
 /** Sorted, merged copies of `ranges`, clipped to start at `floor` (empty ones dropped). */

@@ -6,10 +6,8 @@ import {
   lingerTime,
   mergeRanges,
   pickReinjectionSubflow,
-  reinjectionPlan,
   schedule,
   type SchedulerContext,
-  type SubflowHealth,
   type SubflowSnapshot,
 } from '../../stack/mptcp/scheduler.js';
 
@@ -161,42 +159,6 @@ describe('active/backup scheduler', () => {
 });
 
 describe('reinjection', () => {
-  const health = (id: number, o: Partial<SubflowHealth> = {}): SubflowHealth => ({
-    id,
-    state: 'active',
-    backup: false,
-    rtoCount: 0,
-    stale: false,
-    unacked: [],
-    ...o,
-  });
-
-  it('reinjects everything unacknowledged on a closed subflow', () => {
-    const plan = reinjectionPlan(
-      [
-        health(1, { state: 'closed', unacked: [{ start: 0, end: 1000 }, { start: 3000, end: 4000 }] }),
-        health(2, { unacked: [{ start: 1000, end: 3000 }] }),
-      ],
-      500,
-    );
-    expect(plan).toEqual({ markStale: [], ranges: [{ start: 500, end: 1000 }, { start: 3000, end: 4000 }] });
-  });
-
-  it('marks a subflow stale after more than four RTOs when another one is healthy (Linux stale_loss_cnt)', () => {
-    const stalled = health(1, { rtoCount: 5, unacked: [{ start: 0, end: 64_000 }] });
-    expect(reinjectionPlan([stalled, health(2, { rtoCount: 2 })], 0)).toEqual({
-      markStale: [1],
-      ranges: [{ start: 0, end: 64_000 }],
-    });
-    expect(reinjectionPlan([health(1, { rtoCount: 4 }), health(2)], 0).markStale).toEqual([]);
-    // the other subflow is in trouble too: nowhere better to go
-    expect(reinjectionPlan([stalled, health(2, { rtoCount: 3 })], 0).markStale).toEqual([]);
-    expect(reinjectionPlan([stalled, health(2, { state: 'closed' })], 0).markStale).toEqual([]);
-    // already stale: reinjected before
-    expect(reinjectionPlan([{ ...stalled, stale: true }, health(2)], 0).ranges).toEqual([]);
-    expect(reinjectionPlan([stalled, health(2)], 0, 0).markStale).toEqual([]);
-  });
-
   it('merges overlapping ranges', () => {
     expect(
       mergeRanges(

@@ -1048,10 +1048,53 @@ export class MptcpConnection {
     if (this.rtxDeadline === undefined) this.rtxDeadline = now + this.dataRto() * 2 ** this.rtxBackoff;
   }
 
+  /**
+   * The data-level retransmission timeout: the largest RTO of the subflows that are making
+   * progress. A subflow in RTO backoff (a dead path) is left out while another is healthy, as
+   * Linux leaves stale subflows out of mptcp_set_timeout: its doubled RTO would push the
+   * data-level retransmission, and so the reinjection of its data, ever further out.
+   */
   private dataRto(): number {
-    let rto = MIN_DATA_RTO_MS;
-    for (const sf of this.subflows) if (sf.usable && sf.tcp) rto = Math.max(rto, sf.tcp.sender.rtt.rto);
-    return rto;
+    let rto = 0;
+    for (const sf of this.subflows) if (sf.usable && sf.tcp && !sf.stale && sf.tcp.sender.rtoCount === 0) rto = Math.max(rto, sf.tcp.sender.rtt.rto);
+    if (rto === 0) for (const sf of this.subflows) if (sf.usable && sf.tcp) rto = Math.max(rto, sf.tcp.sender.rtt.rto);
+    return Math.max(rto, MIN_DATA_RTO_MS);
+  }
+
+  /** Subflows making progress: usable, not stale, no RTO since their last ACK progress. */
+  private healthySubflows(): Subflow[] {
+    return this.subflows.filter((sf) => sf.usable && !sf.stale && (sf.tcp?.sender.rtoCount ?? 0) === 0);
+  }
+
+  /**
+   * A subflow in RTO backoff while others are healthy: its unacknowledged data goes on them
+   * (reinject picks where), and after staleLossCount RTOs it is stale (Linux
+   * mptcp_pm_subflow_chk_stale: no new data). Returns whether anything was queued.
+   */
+  private reinjectStalled(sf: Subflow, healthy: readonly Subflow[], now: number): boolean {
+    if (sf.closed || !sf.tcp) return false;
+    const rtos = sf.tcp.sender.rtoCount;
+    if (rtos === 0 || healthy.length === 0 || healthy.includes(sf)) return false;
+    if (rtos >= this.config.staleLossCount && !sf.stale) {
+      sf.stale = true;
+      this.events.record(now, { kind: 'subflow-stale', subflow: sf.id });
+    }
+    const s = this.send;
+    const ranges = sf.unacknowledged.filter((r) => r.end > Math.max(s.una, sf.reinjectedUpTo));
+    if (ranges.length === 0) return false;
+    s.queueReinjection(ranges.map((r) => ({ start: Math.max(r.start, sf.reinjectedUpTo), end: r.end })));
+    sf.reinjectedUpTo = Math.max(...ranges.map((r) => r.end));
+    return true;
+  }
+
+  /**
+   * A subflow's retransmission timer fired: with another subflow healthy, its data goes there
+   * now rather than at the next data-level timeout, which may be a whole RTO later (RFC 8684
+   * 3.3.6 lets any data be sent again on any subflow).
+   */
+  onSubflowTimeout(sf: Subflow, now: number): void {
+    if (this.closed) return;
+    if (this.reinjectStalled(sf, this.healthySubflows(), now)) this.markPending();
   }
 
   private onRetransmitTimer(now: number): void {
@@ -1060,24 +1103,9 @@ export class MptcpConnection {
     if (s.una >= s.nxt && !(s.finQueued && !s.finAcked)) return;
     this.counters.dataRetransmits++;
     this.infiniteFallbackAllowed = false;
-    const healthy = this.subflows.filter((sf) => sf.usable && !sf.stale && (sf.tcp?.sender.rtoCount ?? 0) === 0);
+    const healthy = this.healthySubflows();
     let queued = false;
-    for (const sf of this.subflows) {
-      if (sf.closed || !sf.tcp) continue;
-      const rtos = sf.tcp.sender.rtoCount;
-      if (rtos === 0 || healthy.length === 0 || healthy.includes(sf)) continue;
-      // Linux mptcp_pm_subflow_chk_stale: a subflow without progress over several RTOs is
-      // stale (no new data); its data goes on the healthy ones now, as for a dead subflow.
-      if (rtos >= this.config.staleLossCount && !sf.stale) {
-        sf.stale = true;
-        this.events.record(now, { kind: 'subflow-stale', subflow: sf.id });
-      }
-      const ranges = sf.unacknowledged.filter((r) => r.end > Math.max(s.una, sf.reinjectedUpTo));
-      if (ranges.length === 0) continue;
-      s.queueReinjection(ranges.map((r) => ({ start: Math.max(r.start, sf.reinjectedUpTo), end: r.end })));
-      sf.reinjectedUpTo = Math.max(...ranges.map((r) => r.end));
-      queued = true;
-    }
+    for (const sf of this.subflows) if (this.reinjectStalled(sf, healthy, now)) queued = true;
     if (!queued && s.una < s.nxt) {
       // Linux __mptcp_retrans: the first unacknowledged chunk again, on the best subflow.
       s.queueReinjection([{ start: s.una, end: Math.min(s.nxt, s.una + SEND_BURST_SIZE) }]);

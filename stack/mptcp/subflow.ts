@@ -543,6 +543,10 @@ export class Subflow implements TcpExtension {
     return this.meta.receiveWindow;
   }
 
+  onRetransmissionTimeout(now: number): void {
+    this.meta.onSubflowTimeout(this, now);
+  }
+
   onStateChange(state: TcpState): void {
     if (state === 'CLOSED') {
       this.closed = true;

@@ -925,6 +925,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
       }
       // RFC 6298 5.7 applies to path changes; Linux refreshes the route's MTU here too.
       this.refreshPathMtu();
+      this.extension?.onRetransmissionTimeout?.(now);
     }
     if (s.persistDeadline !== undefined && s.persistDeadline <= now) {
       if (!s.onPersistTimeout(this.config.retries2)) {

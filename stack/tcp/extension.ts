@@ -117,4 +117,10 @@ export interface TcpExtension {
 
   /** The connection changed state (TCP's own events follow through the handler). */
   onStateChange?(state: TcpState): void;
+
+  /**
+   * The retransmission timer fired and the connection goes on (RFC 6298 5.4-5.6) [MPTCP
+   * sends this subflow's unacknowledged data on another one at once].
+   */
+  onRetransmissionTimeout?(now: number): void;
 }

@@ -49,4 +49,12 @@ describe('cryptoRandom', () => {
     const f = r.float();
     expect(f >= 0 && f < 1).toBe(true);
   });
+
+  it('hands out pooled small draws as arrays of their own, never the same bytes twice, across refills', () => {
+    const r = cryptoRandom();
+    const keys = Array.from({ length: 300 }, () => r.bytes(8));
+    expect(keys.every((k) => k.length === 8 && k.byteOffset === 0 && k.buffer.byteLength === 8)).toBe(true);
+    expect(new Set(keys.map((k) => Buffer.from(k).toString('hex'))).size).toBe(300);
+    expect(r.bytes(100).length).toBe(100);
+  });
 });

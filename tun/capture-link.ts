@@ -10,10 +10,10 @@
 // A capture that cannot be written (disk full) ends the capture, never the link: the error
 // is kept in `captureError` instead of being thrown into the packet path.
 
-import { joinGathered } from '../stack/ip/gso.js';
 import type { TxOffload } from '../stack/ip/offload.js';
 import type { Link, ReceiveHandler } from './link.js';
 import { openPcapFile, type PcapWriter } from './pcap.js';
+import { concatBytes } from '../stack/wire/bytes.js';
 
 /** Wall-clock milliseconds with sub-millisecond resolution, for pcap timestamps. */
 function wallClockMs(): number {
@@ -79,7 +79,7 @@ export class CaptureLink implements Link {
   send(packet: Uint8Array, offload?: TxOffload, payload?: readonly Uint8Array[]): boolean {
     const sent = this.inner.send(packet, offload, payload);
     // Only what the link accepted went on the wire.
-    if (sent && this.writer) this.record(wallClockMs(), payload ? joinGathered(packet, payload) : packet);
+    if (sent && this.writer) this.record(wallClockMs(), payload ? concatBytes([packet, ...payload]) : packet);
     return sent;
   }
 

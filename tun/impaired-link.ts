@@ -12,13 +12,14 @@
 // segment by segment. UDP super-packets (USO) pass whole; the daemon does not ask for USO on
 // an impaired link.
 
-import { joinGathered, segmentSuperPacket } from '../stack/ip/gso.js';
+import { segmentSuperPacket } from '../stack/ip/gso.js';
 import type { TxOffload } from '../stack/ip/offload.js';
 import { parseExtensionHeaders } from '../stack/wire/ipv6-ext.js';
 import { cryptoRandom, type RandomSource } from '../stack/random.js';
 import { Impairment, type ImpairmentParams } from './impairment.js';
 import type { Link, LinkPacket, LinkRxMeta, ReceiveHandler } from './link.js';
 import { monotonicNow, ReleaseQueue, type Clock } from './release-queue.js';
+import { concatBytes } from '../stack/wire/bytes.js';
 
 export interface ImpairedLinkParams {
   /** Applied to both directions (before tx / rx, which override it field by field). */
@@ -151,7 +152,7 @@ export class ImpairedLink implements Link {
     if (this.closed) return false;
     const now = this.clock();
     // The model needs whole packets (it cuts super-packets and holds them): join a gathered one.
-    if (payload) packet = joinGathered(packet, payload);
+    if (payload) packet = concatBytes([packet, ...payload]);
     if (offload?.gsoSize !== undefined) {
       // Fresh arrays (or the caller's, finished in place when it already fits): no copy to hold.
       for (const segment of segmentSuperPacket(packet, offload)) this.sendOne(segment, undefined, now, payload !== undefined || segment !== packet);

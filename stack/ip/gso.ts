@@ -1,7 +1,6 @@
 // Software fallback for transmit offloads (offload.ts), for the simulated network and for
 // devices without IFF_VNET_HDR: cut a TCP super-packet into MSS-sized segments the way the
-// kernel's tcp_gso_segment does, finish a partial checksum the way a NIC would, and join a
-// gathered packet (headers plus payload views) into one buffer for whoever cannot gather.
+// kernel's tcp_gso_segment does, and finish a partial checksum the way a NIC would.
 
 import { readU16, writeU16, writeU32 } from '../wire/bytes.js';
 import { finishChecksum, internetChecksum, onesComplementSum, pseudoHeaderSum } from '../wire/checksum.js';
@@ -16,20 +15,6 @@ const TCP_CHECKSUM = 16;
 // 10, source at 12; IPv6 payload length at 4, source at 8, extension headers after 40 bytes
 // (the pseudo-header uses the IPv6 destination field: we never emit a Routing header).
 const IPV6_HEADER_LENGTH = 40;
-
-/** `head` followed by the `payload` views, in one new buffer (a gathered packet made contiguous). */
-export function joinGathered(head: Uint8Array, payload: readonly Uint8Array[]): Uint8Array {
-  let length = head.length;
-  for (let i = 0; i < payload.length; i++) length += payload[i]!.length;
-  const out = new Uint8Array(length);
-  out.set(head, 0);
-  let at = head.length;
-  for (let i = 0; i < payload.length; i++) {
-    out.set(payload[i]!, at);
-    at += payload[i]!.length;
-  }
-  return out;
-}
 
 /**
  * Completes a partial L4 checksum: the field at checksumStart + checksumOffset holds the

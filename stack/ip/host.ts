@@ -14,7 +14,7 @@ import type { PartialConfig, StackConfig } from '../config.js';
 import { resolveConfig } from '../config.js';
 import { cryptoRandom, type RandomSource } from '../random.js';
 import { addressEquals, familyOf, parseAddress, type IpAddress, type IpFamily } from '../wire/address.js';
-import { EMPTY_BYTES, readU32 } from '../wire/bytes.js';
+import { copyParts, EMPTY_BYTES, readU32, totalLength } from '../wire/bytes.js';
 import { emitIpv4Header, Ipv4View, verifyIpv4HeaderChecksum, IPV4_MIN_HEADER_LENGTH } from '../wire/ipv4.js';
 import { emitIpv6Header, Ipv6View, IPV6_HEADER_LENGTH } from '../wire/ipv6.js';
 import {
@@ -492,19 +492,12 @@ export class Host {
     // Gathered: the payload views stay where they are, the packet holds the headers only. A
     // super-packet the host must cut, or a looped-back one, is made whole here.
     const payload = out.payload;
-    let payloadBytes = 0;
-    if (payload) for (let i = 0; i < payload.length; i++) payloadBytes += payload[i]!.length;
+    const payloadBytes = payload ? totalLength(payload) : 0;
     if (payloadBytes > out.l4Length || (payload && !out.offload)) return this.sendError('invalid', 'EINVAL', 'payload views need a partial checksum and must fit in l4Length');
     const caps = this.offloads.get(ifIndex)!;
     const gather = payloadBytes > 0 && !local && caps.gather && (gsoSize === undefined || caps.gso);
     const packet = this.allocator.alloc(gather ? total - payloadBytes : total);
-    if (payload && !gather) {
-      let at = total - payloadBytes;
-      for (let i = 0; i < payload.length; i++) {
-        packet.set(payload[i]!, at);
-        at += payload[i]!.length;
-      }
-    }
+    if (payload && !gather) copyParts(payload, packet, total - payloadBytes);
     if (family === 4) {
       emitIpv4Header(
         {

@@ -41,6 +41,7 @@ import {
 import { Subflow, type SubflowInit } from './subflow.js';
 import type { MptcpEventLog } from './events.js';
 import type { PathDriver } from './path-driver.js';
+import { concatBytes } from '../wire/bytes.js';
 
 /** Events of an MPTCP connection, the same as TcpConnectionHandler's (Node net.Socket's). */
 export interface MptcpConnectionHandler {
@@ -319,7 +320,7 @@ export class MptcpConnection {
       }
       return undefined;
     }
-    const chunk = chunks.length === 1 ? chunks[0]! : joinChunks(chunks);
+    const chunk = chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
     this.onConsumed();
     return chunk;
   }
@@ -1223,16 +1224,4 @@ export class MptcpConnection {
   hasSubflow(local: IpAddress, remote: IpAddress): boolean {
     return this.subflows.some((s) => !s.closed && s.localAddress && s.remoteAddress && addressEquals(s.localAddress, local) && addressEquals(s.remoteAddress, remote) && familyOf(local) === familyOf(remote));
   }
-}
-
-function joinChunks(chunks: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }

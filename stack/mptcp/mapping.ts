@@ -367,14 +367,14 @@ export class SendMappings {
 }
 
 /** The byte range [from, from + length) of a list of chunks, as subarrays (no copy). */
-function sliceChunks(chunks: readonly Uint8Array[], from: number, length: number): Uint8Array[] {
+export function sliceChunks(chunks: readonly Uint8Array[], from: number, length: number): Uint8Array[] {
   const out: Uint8Array[] = [];
   let pos = 0;
   const to = from + length;
   for (const c of chunks) {
     const start = Math.max(from, pos);
     const end = Math.min(to, pos + c.length);
-    if (start < end) out.push(c.subarray(start - pos, end - pos));
+    if (start < end) out.push(end - start === c.length ? c : c.subarray(start - pos, end - pos));
     pos += c.length;
     if (pos >= to) break;
   }

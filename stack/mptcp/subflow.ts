@@ -25,7 +25,7 @@ import type { TcpOption } from '../wire/tcp-options.js';
 import { joinAckHmac, joinSynAckHmac, macEquals } from './crypto.js';
 import type { MptcpConnection } from './connection.js';
 import type { CoupledSubflowController } from './coupled-cc.js';
-import { mappingChecksumOk, mappingFromWire, ReceiveMappings, SendMappings, type DataMapping } from './mapping.js';
+import { mappingChecksumOk, mappingFromWire, ReceiveMappings, SendMappings, sliceChunks, type DataMapping } from './mapping.js';
 import type { SubflowCloseReason } from './path-manager.js';
 import { acceptableMpCapable, DSS_MAX_LENGTH, mpCapableAck, mpCapableHandshake, mptcpOptionsOf, padded, paddedLength } from './options.js';
 
@@ -236,7 +236,7 @@ export class Subflow implements TcpExtension {
     if (room <= 0) return 0;
     let take = room;
     // The views go to TCP by reference, as one write (one mapping), never joined.
-    const data = chunks.length === 1 ? [chunks[0]!.subarray(0, take)] : leading(chunks, take);
+    const data = sliceChunks(chunks, 0, take);
     const fin = dataFin && take === length;
     const sent = (tcp.sender.nxt - this.iss) >>> 0;
     // Continuing the last, still unsent mapping: one mapping, one TCP write tag (its start).
@@ -802,17 +802,4 @@ export class Subflow implements TcpExtension {
   sentMappingAt(rel: number): Readonly<DataMapping> | undefined {
     return this.sendMappings?.mappingAt(rel);
   }
-}
-
-/** The first `length` bytes of `chunks`, as views. */
-function leading(chunks: readonly Uint8Array[], length: number): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let at = 0;
-  for (const c of chunks) {
-    if (at >= length) break;
-    const n = Math.min(c.length, length - at);
-    out.push(n === c.length ? c : c.subarray(0, n));
-    at += n;
-  }
-  return out;
 }

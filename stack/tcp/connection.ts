@@ -15,7 +15,7 @@ import type { CongestionControlName, TcpConfig } from '../config.js';
 import type { Host, IcmpErrorReport, SendResult } from '../ip/host.js';
 import { icmpErrno, icmpErrorIsFatal } from '../ip/icmp-errors.js';
 import { familyOf, type IpAddress, type IpFamily } from '../wire/address.js';
-import { readU32 } from '../wire/bytes.js';
+import { readU32, totalLength } from '../wire/bytes.js';
 import { NOP_OPTION, SACK_PERMITTED_OPTION, TCP_MAX_OPTIONS_LENGTH, tcpOptionsLength, type SackBlock, type TcpOption } from '../wire/tcp-options.js';
 import { TCP_ACK, TCP_ECE, TCP_FIN, TCP_MIN_HEADER_LENGTH, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
 import { createCongestionController } from './congestion/factory.js';
@@ -1337,9 +1337,3 @@ const TS_OPTION = { kind: 'timestamps' as const, tsVal: 0, tsEcr: 0 };
 const SACK_OPTION: { readonly kind: 'sack'; blocks: SackBlock[] } = { kind: 'sack', blocks: [] };
 const SACK_POOL: SackBlock[] = [];
 const OUTGOING: OutgoingSegment = { kind: 'segment', seq: 0, ack: 0, flags: 0, payloadLength: 0, retransmission: false, mapping: undefined };
-
-function totalLength(parts: readonly Uint8Array[]): number {
-  let n = 0;
-  for (let i = 0; i < parts.length; i++) n += parts[i]!.length;
-  return n;
-}

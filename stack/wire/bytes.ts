@@ -33,3 +33,26 @@ export function copyBytes(b: Uint8Array, at: number, length: number): Uint8Array
   for (let i = 0; i < length; i++) out[i] = b[at + i]!;
   return out;
 }
+
+/** Total length of byte arrays taken together (a write or a packet in several views). */
+export function totalLength(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (let i = 0; i < parts.length; i++) n += parts[i]!.length;
+  return n;
+}
+
+/** Copies `parts` one after the other into `out` from `at`; returns the offset after them. */
+export function copyParts(parts: readonly Uint8Array[], out: Uint8Array, at: number): number {
+  for (let i = 0; i < parts.length; i++) {
+    out.set(parts[i]!, at);
+    at += parts[i]!.length;
+  }
+  return at;
+}
+
+/** `parts` joined into one new array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(totalLength(parts));
+  copyParts(parts, out, 0);
+  return out;
+}

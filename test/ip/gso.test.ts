@@ -1,5 +1,6 @@
 import { describe as suite, expect, it } from 'vitest';
-import { finishPartialChecksum, joinGathered, segmentSuperPacket } from '../../stack/ip/gso.js';
+import { finishPartialChecksum, segmentSuperPacket } from '../../stack/ip/gso.js';
+import { concatBytes } from '../../stack/wire/bytes.js';
 import { Host, type OutboundPacket } from '../../stack/ip/host.js';
 import { seededRandom } from '../../stack/random.js';
 import { emitTcp, TCP_ACK, TCP_CWR, TCP_FIN, TCP_PSH, tcpHeaderLength, type TcpRepr } from '../../stack/wire/tcp.js';
@@ -188,7 +189,7 @@ suite('Host.send with offloads', () => {
     // The same bytes as from an interface that takes whole packets (the host copied the views).
     const whole = gathered({ checksum: true, gso: true })[0]!;
     expect(whole.payload).toBeUndefined();
-    expect(joinGathered(g.packet, g.payload!)).toEqual(whole.packet);
+    expect(concatBytes([g.packet, ...g.payload!])).toEqual(whole.packet);
     expect(segmentSuperPacket(whole.packet, whole.offload!).map((seg) => describe(seg).includes('BADSUM'))).toEqual([false, false, false]);
     // Without GSO (software segmentation) or without checksum offload nothing is gathered.
     expect(gathered({ checksum: true, gather: true }).map((p) => [p.packet.length, p.payload])).toEqual([[1500, undefined], [1500, undefined], [1156, undefined]]);

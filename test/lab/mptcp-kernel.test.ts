@@ -21,6 +21,7 @@ import { startServer } from '../../apps/perf/server.js';
 import { namestackTransport } from '../../apps/perf/stack-transport.js';
 import type { PerfTransport } from '../../apps/perf/transport.js';
 import { Host } from '../../stack/ip/host.js';
+import type { MptcpConfig } from '../../stack/config.js';
 import { MptcpConnection } from '../../stack/mptcp/connection.js';
 import { MptcpLayer } from '../../stack/mptcp/layer.js';
 import { formatMptcpStats, mptcpConnectionStats } from '../../stack/mptcp/stats.js';
@@ -348,7 +349,10 @@ describe('namestack MPTCP and the kernel over two paths', () => {
     // An IPv6 socket takes IPv4 too (v4-mapped), so joins of both families reach it.
     const peer = spawnIn(ns, ['env', 'PEER_PROTO=mptcp', 'python3', PEER_SCRIPT, 'listen', '::', String(port), down.path, ready]);
     await waitFor(ready);
+    // Both families on the second interface (by default one family per interface stands by).
+    (mptcp.config as MptcpConfig).oneFamilyPerInterface = false;
     const conn = mptcp.connect({ remoteAddress: KERNEL[0], remotePort: port }, runtime.now());
+    (mptcp.config as MptcpConfig).oneFamilyPerInterface = true;
     // The IPv6 joins come after the kernel's second announcement: most of the data waits for one.
     const done = exchange(conn, up.data, undefined, { bytes: 1 << 20, until: subflowUp(conn, (f) => f.remote.startsWith('[')) });
     runtime.kick();

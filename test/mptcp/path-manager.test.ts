@@ -20,6 +20,7 @@ const options: PathManagerOptions = {
   retryMaxMs: 8000,
   addAddrTimeoutMs: 2000,
   addAddrMaxRetransmits: 2,
+  oneFamilyPerInterface: false,
 };
 const local = (address: string, ifIndex: number, o: Partial<LocalAddress> = {}): LocalAddress => ({
   address: a(address),
@@ -150,6 +151,41 @@ describe('PathManager: full mesh (client)', () => {
       'open 1 2001:db8:1::1#1 -> 2001:db8:9::2#5:8443',
       'open 2 2001:db8:2::1#2 -> 2001:db8:9::2#5:8443',
     ]);
+  });
+
+  it('with oneFamilyPerInterface: one family per interface, the initial first; the other stands by and takes over when it fails', () => {
+    const pm = client({ oneFamilyPerInterface: true });
+    pm.setLocalAddresses([local('10.0.1.1', 1), local('fd00:1::1', 1), local('10.0.2.1', 2), local('fd00:2::1', 2), local('fd00:3::1', 3)], 0);
+    pm.onAddAddr({ id: 1, address: a('fd00:9::2') }, 0);
+    pm.onAddAddr({ id: 2, address: a('10.0.9.2') }, 0);
+    pm.onEstablished(0);
+    // Interface 1 has IPv4 already (the initial subflow); 2 takes IPv4 (the initial family)
+    // to both IPv4 peer addresses; 3 has only IPv6.
+    expect(show(pm.poll(0))).toEqual([
+      'open 1 10.0.2.1#2 -> 10.0.9.2#2:443',
+      'open 2 10.0.1.1#0 -> 10.0.9.2#2:443',
+      'open 3 10.0.2.1#2 -> 10.0.1.2#0:443',
+      'open 4 fd00:3::1#4 -> fd00:9::2#1:443',
+    ]);
+    for (const id of [1, 2, 3, 4]) pm.onSubflowEstablished(id, 10);
+    expect(pm.poll(20)).toEqual([]);
+    // Interface 2's first subflow dies: its other one still serves IPv4 there, nothing changes.
+    pm.onSubflowClosed(1, 'failed', 1000);
+    expect(pm.poll(1000)).toEqual([]);
+    // Its last IPv4 subflow dies too: IPv6 takes interface 2 at once.
+    pm.onSubflowClosed(3, 'failed', 1500);
+    expect(show(pm.poll(1500))).toEqual(['open 5 fd00:2::1#3 -> fd00:9::2#1:443']);
+    pm.onSubflowEstablished(5, 1510);
+    // The IPv4 retries come due while IPv6 serves the interface: they stand by (no timer).
+    expect(pm.poll(10_000)).toEqual([]);
+    expect(pm.pathList.filter((p) => p.state === 'waiting').map((p) => [p.pathId, p.retryAt])).toEqual([
+      [1, undefined],
+      [3, undefined],
+    ]);
+    expect(pm.nextTimeout()).toBeUndefined();
+    // IPv6 fails on interface 2 in turn: the IPv4 paths come back at once.
+    pm.onSubflowClosed(5, 'failed', 20_000);
+    expect(show(pm.poll(20_000))).toEqual(['open 1 10.0.2.1#2 -> 10.0.9.2#2:443', 'open 3 10.0.2.1#2 -> 10.0.1.2#0:443']);
   });
 
   it('accepts peer announcements up to the limit; REMOVE_ADDR closes their subflows and frees a slot', () => {

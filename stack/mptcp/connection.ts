@@ -598,7 +598,10 @@ export class MptcpConnection {
   }
 
   onPeerDsnWidth(dsn64: boolean): void {
+    if (this.peerUses64BitDsn === dsn64) return;
     this.peerUses64BitDsn = dsn64;
+    // Our DATA_ACKs change width: the subflows' MSS follows (Subflow.dataOptionSpace).
+    for (const sf of this.subflows) sf.tcp?.optionSpaceChanged();
   }
 
   /** The shared receive window, relative to the DATA_ACK (RFC 8684 3.3.4). */
@@ -857,6 +860,8 @@ export class MptcpConnection {
     if (this.fellBack) return;
     this.fellBack = true;
     this.fallbackReason = reason;
+    // Plain TCP from now on: no DSS to make room for (Subflow.dataOptionSpace).
+    sf.tcp?.optionSpaceChanged();
     this.events.record(this.now, { kind: 'fallback', reason });
     this.recv ??= new DataReassembly({ bufferSize: this.receiveBufferBytes, maxOutOfOrderSegments: this.config.dataOutOfOrderMaxSegments });
     // The token no longer names a live MPTCP connection (no joins, RFC 8684 3.7).

@@ -15,8 +15,10 @@ import {
   type MptcpOption,
 } from '../wire/mptcp-options.js';
 
-/** Option bytes a data segment needs at most: DSS with 64-bit DATA_ACK, 64-bit DSN mapping and checksum (4 + 8 + 14 + 2). */
-export const DSS_MAX_LENGTH = 28;
+/** Option bytes (padded) of a data segment's DSS: kind/length/flags 4, DATA_ACK 4 or 8, 64-bit DSN mapping 14, checksum 2 (RFC 8684 3.3). */
+export function dssLength(dataAck64: boolean, checksum: boolean): number {
+  return (4 + (dataAck64 ? 8 : 4) + 14 + (checksum ? 2 : 0) + 3) & ~3;
+}
 
 /** The option as a TCP option followed by NOPs to the next 4-byte boundary (Linux's padding). */
 export function padded(option: MptcpOption, into: TcpOption[] = []): TcpOption[] {

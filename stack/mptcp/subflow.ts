@@ -27,7 +27,7 @@ import type { MptcpConnection } from './connection.js';
 import type { CoupledSubflowController } from './coupled-cc.js';
 import { mappingChecksumOk, mappingFromWire, ReceiveMappings, SendMappings, sliceChunks, type DataMapping } from './mapping.js';
 import type { SubflowCloseReason } from './path-manager.js';
-import { acceptableMpCapable, DSS_MAX_LENGTH, mpCapableAck, mpCapableHandshake, mptcpOptionsOf, padded, paddedLength } from './options.js';
+import { acceptableMpCapable, dssLength, mpCapableAck, mpCapableHandshake, mptcpOptionsOf, padded, paddedLength } from './options.js';
 
 /** How the subflow came to be: the initial one (MP_CAPABLE) or a join, and who opened it. */
 export type SubflowRole = 'mpc-client' | 'mpc-server' | 'join-client' | 'join-server';
@@ -72,7 +72,17 @@ interface ResetReason {
 }
 
 export class Subflow implements TcpExtension {
-  readonly dataOptionSpace = DSS_MAX_LENGTH;
+  /**
+   * A data segment's DSS as buildDss writes it: DATA_ACK (64 bits once the peer uses 64-bit
+   * DSNs, else 32), the 64-bit mapping, the checksum when negotiated, padded to 4 bytes: 24
+   * bytes usually, as Linux (its MSS follows the options it sends, tcp_current_mss). After
+   * fallback: none. The connection calls tcp.optionSpaceChanged() when either changes.
+   */
+  get dataOptionSpace(): number {
+    const m = this.meta;
+    if (m.fallback) return 0;
+    return dssLength(m.peerUses64BitDsn, m.checksum);
+  }
   readonly id: number;
   readonly role: SubflowRole;
   /** Path manager path id (-1 for a peer's join until it completes). */

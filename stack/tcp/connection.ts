@@ -1225,6 +1225,11 @@ export class TcpConnection implements TableEntry, TimerOwner {
     }
   }
 
+  /** The extension's dataOptionSpace changed: the MSS follows [MPTCP: DATA_ACK width, fallback]. */
+  optionSpaceChanged(): void {
+    this.updateMss();
+  }
+
   /** Effective send MSS: the peer's MSS and the path, less our per-segment options (RFC 6691). */
   private updateMss(): void {
     const path = this.pathMtu - this.ipHeader - TCP_MIN_HEADER_LENGTH;

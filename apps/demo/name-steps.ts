@@ -119,7 +119,7 @@ export const NAME_STEPS: NameStep[] = [
       // bob's kernel sees one MPTCP connection; its subflows while alice still sends.
       socket.write(payload.subarray(0, size / 2));
       let ss = '';
-      for (let i = 0; i < 30 && !/subflows:3/.test(ss); i++) {
+      for (let i = 0; i < 30 && !/subflows:[1-9]/.test(ss); i++) {
         await new Promise((r) => setTimeout(r, 100));
         ss = (await labExec(ctx.prefix, 'bob', ['ss', '-Mni', 'sport', `= :${port}`])).stdout;
       }
@@ -127,8 +127,8 @@ export const NAME_STEPS: NameStep[] = [
       if (!report.mptcp || report.received !== size || report.receivedSha256 !== sha256(payload)) throw new Error(`bob received ${report.received} bytes (MPTCP socket: ${report.mptcp}), SHA-256 differs`);
       if (sha256(received) !== report.sentSha256) throw new Error(`alice received ${received.length} bytes, SHA-256 differs`);
       const subflows = Number(/subflows:(\d+)/.exec(ss)?.[1] ?? 0) + 1;
-      if (subflows < 4) throw new Error(`bob's kernel shows ${subflows} subflows (ss -Mi: ${ss.trim()})`);
-      return `bob's kernel: 1 MPTCP connection from ${reply.local.address}, ${subflows} subflows (p1/p2, IPv6/IPv4); ${2 * size} bytes, SHA-256 equal both ways`;
+      if (subflows < 2) throw new Error(`bob's kernel shows ${subflows} subflows (ss -Mi: ${ss.trim()})`);
+      return `bob's kernel: 1 MPTCP connection from ${reply.local.address}, ${subflows} subflows (p1 and p2, the race's family); ${2 * size} bytes, SHA-256 equal both ways`;
     },
   },
   {

@@ -132,7 +132,7 @@ describe('name-based connections in the lab', () => {
     const exited = new Promise<number | null>((r) => client.on('close', r));
     client.stdin!.write(data);
     let ss = '';
-    for (let i = 0; i < 50 && !/subflows:3/.test(ss); i++) {
+    for (let i = 0; i < 50 && !/subflows:[1-9]/.test(ss); i++) {
       await new Promise((r) => setTimeout(r, 100));
       ss = (await labExec(PREFIX, 'bob', ['ss', '-Mni', 'sport', '= :7704'])).stdout;
     }
@@ -141,11 +141,12 @@ describe('name-based connections in the lab', () => {
     expect(await exited, err).toBe(0);
     const report = await peer.done;
     // bob: one MPTCP connection (its msk in ss -M) from alice's IPv6 address on the path the
-    // race took, with three more subflows: the other path and the other family.
+    // race took, and a subflow on the other path in the same family (one family per
+    // interface: IPv4 stands by).
     // (bob has sent its part and half-closed: FIN-WAIT, with alice still sending)
     expect(ss).toMatch(/\[fd00:(\d):2::20\]:7704\s+\[fd00:\1:1::10\]:\d+/);
-    expect(ss).toMatch(/subflows:3/);
-    for (const a of ['fd00:1:1::10', 'fd00:2:1::10', '198.18.1.10', '198.18.2.10']) expect(tcp).toContain(a);
+    expect(ss, tcp).toMatch(/subflows:1 /);
+    for (const a of ['fd00:1:1::10', 'fd00:2:1::10']) expect(tcp).toContain(a);
     expect(report).toMatchObject({ mptcp: true, received: data.length, receivedSha256: sha(data), sent: 1 << 20 });
     const got = Buffer.concat(out);
     expect(sha(got)).toBe(report.sentSha256);

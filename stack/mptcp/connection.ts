@@ -585,6 +585,9 @@ export class MptcpConnection {
 
   // ---- data level: receive -------------------------------------------------------------
 
+  /** The DATA_ACK offset the last DSS sent carried (Subflow.continuation leaves it off while it has not moved). */
+  dataAckSentOffset = 0;
+
   /** The DATA_ACK offset we send (next expected data byte, +1 after the DATA_FIN). */
   get dataAckOffset(): number {
     return this.recv?.dataAck ?? 0;

@@ -34,6 +34,8 @@ export interface SubflowStats {
   bytesInFlight: number;
   /** TCP-level counters (first transmissions, acknowledged, received, retransmitted). */
   bytesSent: number;
+  /** Of those, sent without a DSS: inside a mapping announced on an earlier segment (Subflow.continuation). */
+  bytesWithoutDss: number;
   bytesAcked: number;
   bytesReceived: number;
   retransmittedBytes: number;
@@ -109,6 +111,7 @@ export function mptcpConnectionStats(conn: MptcpConnection): MptcpConnectionStat
       rtoMs: t?.rtoMs ?? 0,
       bytesInFlight: t?.bytesInFlight ?? 0,
       bytesSent: t?.bytesSent ?? 0,
+      bytesWithoutDss: t?.continuationBytes ?? 0,
       bytesAcked: t?.bytesAcked ?? 0,
       bytesReceived: t?.bytesReceived ?? 0,
       retransmittedBytes: t?.retransmittedBytes ?? 0,

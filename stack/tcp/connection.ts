@@ -101,6 +101,8 @@ export interface TcpConnectionStats {
   receiveWindow: number;
   receiveBuffer: number;
   bytesSent: number;
+  /** First transmissions that went with the extension's continuation options (TcpExtension.continuation). */
+  continuationBytes: number;
   bytesAcked: number;
   bytesReceived: number;
   segmentsSent: number;
@@ -207,6 +209,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
   private segmentsSent = 0;
   private segmentsReceived = 0;
   private bytesSent = 0;
+  private continuationBytes = 0;
   private bytesAcked = 0;
   private challengeAcks = 0;
 
@@ -419,6 +422,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
       receiveWindow: r?.wnd ?? 0,
       receiveBuffer: r?.bufferSize ?? this.receiveBufferBytes,
       bytesSent: this.bytesSent,
+      continuationBytes: this.continuationBytes,
       bytesAcked: this.bytesAcked,
       bytesReceived: r?.bytesReceived ?? 0,
       segmentsSent: this.segmentsSent,
@@ -1060,8 +1064,26 @@ export class TcpConnection implements TableEntry, TimerOwner {
     if (tx.length > 0) flags |= TCP_PSH;
     if (tx.fin) flags |= TCP_FIN;
     const mapping = tx.length > 0 ? s.mappingAt(tx.seq) : undefined;
-    const result = this.emit(now, 'segment', tx.seq, flags, tx.length, tx.retransmission, seqSub(tx.seq, s.bufferSeq), mapping);
-    if (!result.ok && result.code === 'EMSGSIZE' && result.mtu !== undefined && result.mtu < this.pathMtu) {
+    const offset = seqSub(tx.seq, s.bufferSeq);
+    let cont = !tx.retransmission && tx.length > 0 ? this.extension?.continuation?.(tx.seq) : undefined;
+    // A lead segment is one more write per send: the saved option bytes count where a path's
+    // rate is the limit, not for a sender bound by its own CPU (cwnd / srtt beyond a gigabit).
+    const fast = s.rtt.srtt === undefined || s.cc.cwnd >= CONTINUATION_SPLIT_MAX_BYTES_PER_MS * s.rtt.srtt;
+    if (cont?.lead && tx.length > s.mss && fast) cont = undefined;
+    let result: SendResult | undefined;
+    if (cont === undefined) {
+      result = this.emit(now, 'segment', tx.seq, flags, tx.length, tx.retransmission, offset, mapping);
+    } else {
+      // The first wire segment with the extension's full options (if it needs them), the rest
+      // with the continuation's, each carrying that many bytes more (TcpExtension.continuation).
+      const lead = cont.lead ? Math.min(s.mss, tx.length) : 0;
+      if (lead > 0) result = this.emit(now, 'segment', tx.seq, lead === tx.length ? flags : TCP_ACK, lead, false, offset, mapping);
+      if (lead < tx.length && (result === undefined || result.ok || result.code !== 'EMSGSIZE')) {
+        result = this.emit(now, 'segment', seqAdd(tx.seq, lead), flags, tx.length - lead, false, offset + lead, mapping, cont.options);
+        this.continuationBytes += tx.length - lead;
+      }
+    }
+    if (result !== undefined && !result.ok && result.code === 'EMSGSIZE' && result.mtu !== undefined && result.mtu < this.pathMtu) {
       // The route's MTU went down under us: cut smaller and go again.
       this.onPathMtu(result.mtu);
       return true;
@@ -1109,6 +1131,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
     retransmission: boolean,
     payloadOffset = 0,
     mapping: OutgoingSegment['mapping'] = undefined,
+    continuation: readonly TcpOption[] | undefined = undefined,
   ): SendResult {
     const w = this.owner.writer;
     const repr = w.begin(this.localAddress, this.localPort, this.remoteAddress, this.remotePort);
@@ -1133,7 +1156,10 @@ export class TcpConnection implements TableEntry, TimerOwner {
     }
     let used = tcpOptionsLength(options);
     const ext = this.extension;
-    if (ext?.outgoingOptions && (kind !== 'reset' || this.resetOptions === undefined)) {
+    if (continuation !== undefined) {
+      for (const opt of continuation) options.push(opt);
+      used = tcpOptionsLength(options);
+    } else if (ext?.outgoingOptions && (kind !== 'reset' || this.resetOptions === undefined)) {
       const o = OUTGOING;
       o.kind = kind;
       o.seq = seq;
@@ -1173,7 +1199,8 @@ export class TcpConnection implements TableEntry, TimerOwner {
     // Payload per wire segment: the sender's MSS, unless this header leaves less room (the
     // peer's MSS counts no options, RFC 6691; the path MTU counts all, extension headers too).
     const segmentRoom = Math.min(this.peerMss + TCP_MIN_HEADER_LENGTH, this.pathMtu - this.ipHeader - ipv6HeadersLength(ipv6)) - headerLength;
-    const gsoSize = Math.max(Math.min(this.sender.mss, segmentRoom), 1);
+    const mss = continuation === undefined ? this.sender.mss : this.continuationMss(continuation);
+    const gsoSize = Math.max(Math.min(mss, segmentRoom), 1);
     const result = w.send(now, length > 0 ? this.sender.buffer : undefined, payloadOffset, length, length > gsoSize ? gsoSize : undefined);
     if (result.ok || result.code !== 'EMSGSIZE') {
       this.segmentsSent++;
@@ -1223,6 +1250,11 @@ export class TcpConnection implements TableEntry, TimerOwner {
       this.pathMtu = mtu;
       this.updateMss();
     }
+  }
+
+  /** Payload of a continuation segment: the MSS plus the option bytes it leaves off. */
+  private continuationMss(cont: readonly TcpOption[]): number {
+    return this.sender.mss + Math.max((this.extension!.dataOptionSpace ?? 0) - tcpOptionsLength(cont), 0);
   }
 
   /** The extension's dataOptionSpace changed: the MSS follows [MPTCP: DATA_ACK width, fallback]. */
@@ -1341,4 +1373,6 @@ const DATA_OUTCOME: DataOutcome = { delivered: 0, ackNow: false };
 const TS_OPTION = { kind: 'timestamps' as const, tsVal: 0, tsEcr: 0 };
 const SACK_OPTION: { readonly kind: 'sack'; blocks: SackBlock[] } = { kind: 'sack', blocks: [] };
 const SACK_POOL: SackBlock[] = [];
+/** Above this rate (1 Gbit/s) a send that needs a lead segment keeps the extension's options on all (TcpConnection.transmit). */
+const CONTINUATION_SPLIT_MAX_BYTES_PER_MS = 125_000;
 const OUTGOING: OutgoingSegment = { kind: 'segment', seq: 0, ack: 0, flags: 0, payloadLength: 0, retransmission: false, mapping: undefined };

@@ -17,7 +17,9 @@
 // - the connection's destroy(error, { resetOptions }) sends a RST with options [MP_TCPRST];
 // - the connection's sendAck() asks for an ACK-only segment now [DATA_ACK, ADD_ADDR];
 // - onReset: the options of a RST that closes the connection [MP_FASTCLOSE, MP_TCPRST];
-// - congestionController: the controller to use [coupled LIA/OLIA per subflow].
+// - congestionController: the controller to use [coupled LIA/OLIA per subflow];
+// - continuation: first transmissions whose later segments need fewer options, so carry
+//   more payload [a DSS mapping rides on its first segment only, RFC 8684 3.3].
 
 import type { TcpOption } from '../wire/tcp-options.js';
 import type { CongestionController } from './congestion/controller.js';
@@ -64,6 +66,14 @@ export interface OutgoingSegment {
   mapping: SegmentMapping | undefined;
 }
 
+/** What continuation() allows for a first transmission (TCP keeps the object only during the send). */
+export interface Continuation {
+  /** The first wire segment needs outgoingOptions() (and is cut at the usual MSS); false: none does. */
+  lead: boolean;
+  /** Options of the other wire segments, instead of outgoingOptions(): fewer bytes than dataOptionSpace. */
+  options: readonly TcpOption[];
+}
+
 /** What incomingSegment decides. */
 export type IncomingVerdict =
   /** Go on with TCP processing. */
@@ -82,6 +92,14 @@ export interface TcpExtension {
 
   /** Options for `seg`; `room` bytes are free after TCP's own options (timestamps, MSS...). */
   outgoingOptions?(seg: OutgoingSegment, room: number): readonly TcpOption[] | undefined;
+
+  /**
+   * For a first transmission of payload at `seq`: whether its wire segments after the first
+   * (or all of them) can go with fewer options than outgoingOptions() gives, each carrying
+   * dataOptionSpace less those options' bytes more payload; undefined: every segment gets
+   * outgoingOptions(), as without this hook.
+   */
+  continuation?(seq: number): Continuation | undefined;
 
   /**
    * A received segment that passed TCP's sequence, RST and SYN checks (RFC 9293 3.10.7.4

@@ -159,14 +159,31 @@ describe('MPTCP segments as Linux lays them out', () => {
   });
 
   it('a 32-bit DATA_ACK until the peer has sent a 64-bit DSN, like Linux', () => {
-    // The client's first DSS goes before it saw any mapping from the server.
-    const firstClientAck = ours.filter(fromClient).flatMap((s) => s.mptcp).find((o) => o.subtype === 'dss' && o.dataAck !== undefined);
-    const firstServerAck = ours.filter((s) => !fromClient(s)).flatMap((s) => s.mptcp).find((o) => o.subtype === 'dss' && o.dataAck !== undefined);
     // The client's MP_CAPABLE data counts as a 64-bit DSN (Linux mpc_map): the server acks with 64 bits at once.
+    const firstServerAck = ours.filter((s) => !fromClient(s)).flatMap((s) => s.mptcp).find((o) => o.subtype === 'dss' && o.dataAck !== undefined);
     expect(firstServerAck?.subtype === 'dss' && firstServerAck.dataAck64).toBe(true);
-    expect(firstClientAck?.subtype === 'dss' && firstClientAck.dataAck64).toBe(false);
+    // Once the server's first mapping (64-bit DSN) went out, the client's DATA_ACKs are 64 bits.
+    const serverMapping = ours.findIndex((s) => !fromClient(s) && has(s, (o) => o.subtype === 'dss' && o.mapping !== undefined));
+    const clientAcksAfter = ours.slice(serverMapping + 20).filter(fromClient).flatMap((s) => s.mptcp).filter((o) => o.subtype === 'dss' && o.dataAck !== undefined);
+    expect(clientAcksAfter.length).toBeGreaterThan(0);
+    expect(clientAcksAfter.every((o) => o.subtype === 'dss' && o.dataAck64)).toBe(true);
+    // A server that sends no data sends no DSN: the client's DATA_ACKs stay 32 bits,
+    // its data segments laid out as Linux's.
+    const seen: Seg[] = [];
+    const p = mptcpPair({ seed: 'ack-width', paths: [{ params: { delayMs: 5 }, ipv6: false }] });
+    p.net.onTrace((e) => {
+      const s = e.kind === 'sent' ? segment(e.packet) : undefined;
+      if (s) seen.push(s);
+    });
+    const t = mptcpTransfer(p, { clientData: randomBytes(200_000, 'w1'), endAfter: false });
+    expect(p.net.runUntil(() => t.server()?.receivedBytes === 200_000, 30_000)).toBe(true);
+    expect(seen.some((s) => !fromClient(s) && has(s, (o) => o.subtype === 'dss' && o.mapping !== undefined))).toBe(false);
+    const client = seen.filter(fromClient);
+    const clientAcks = client.flatMap((s) => s.mptcp).filter((o) => o.subtype === 'dss' && o.dataAck !== undefined);
+    expect(clientAcks.length).toBeGreaterThan(0);
+    expect(clientAcks.some((o) => o.subtype === 'dss' && o.dataAck64)).toBe(false);
     const linuxClient = firstLinux(linux4, (s) => s.payload > 0 && has(s, (o) => o.subtype === 'dss' && !o.dataAck64));
-    const ourClient = mine((s) => s.payload > 0 && has(s, (o) => o.subtype === 'dss' && !o.dataAck64 && o.mapping !== undefined));
+    const ourClient = client.find((s) => s.payload > 0 && has(s, (o) => o.subtype === 'dss' && o.mapping !== undefined))!;
     expect(layout(ourClient.options)).toBe(layout(linuxClient.options));
   });
 

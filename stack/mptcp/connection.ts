@@ -1064,10 +1064,12 @@ export class MptcpConnection {
    * data-level retransmission, and so the reinjection of its data, ever further out.
    */
   private dataRto(): number {
-    let rto = 0;
-    for (const sf of this.subflows) if (sf.usable && sf.tcp && !sf.stale && sf.tcp.sender.rtoCount === 0) rto = Math.max(rto, sf.tcp.sender.rtt.rto);
-    if (rto === 0) for (const sf of this.subflows) if (sf.usable && sf.tcp) rto = Math.max(rto, sf.tcp.sender.rtt.rto);
-    return Math.max(rto, MIN_DATA_RTO_MS);
+    const largest = (list: readonly Subflow[]): number => {
+      let rto = 0;
+      for (const sf of list) if (sf.usable && sf.tcp) rto = Math.max(rto, sf.tcp.sender.rtt.rto);
+      return rto;
+    };
+    return Math.max(largest(this.healthySubflows()) || largest(this.subflows), MIN_DATA_RTO_MS);
   }
 
   /** Subflows making progress: usable, not stale, no RTO since their last ACK progress. */

@@ -1068,8 +1068,7 @@ export class TcpConnection implements TableEntry, TimerOwner {
     let cont = !tx.retransmission && tx.length > 0 ? this.extension?.continuation?.(tx.seq) : undefined;
     // A lead segment is one more write per send: the saved option bytes count where a path's
     // rate is the limit, not for a sender bound by its own CPU (cwnd / srtt beyond a gigabit).
-    const fast = s.rtt.srtt === undefined || s.cc.cwnd >= CONTINUATION_SPLIT_MAX_BYTES_PER_MS * s.rtt.srtt;
-    if (cont?.lead && tx.length > s.mss && fast) cont = undefined;
+    if (cont?.lead && tx.length > s.mss && (s.rtt.srtt === undefined || s.cc.cwnd >= CONTINUATION_SPLIT_MAX_BYTES_PER_MS * s.rtt.srtt)) cont = undefined;
     let result: SendResult | undefined;
     if (cont === undefined) {
       result = this.emit(now, 'segment', tx.seq, flags, tx.length, tx.retransmission, offset, mapping);

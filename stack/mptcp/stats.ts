@@ -166,7 +166,7 @@ export function formatMptcpStats(s: MptcpConnectionStats): string {
     lines.push(
       `  subflow ${f.id} ${f.role} ${f.local} -> ${f.remote} ${f.state} ${flags}` +
         ` cwnd:${f.cwnd} srtt:${f.srttMs?.toFixed(1) ?? '-'} sent:${f.bytesSent} acked:${f.bytesAcked} rcvd:${f.bytesReceived} retrans:${f.retransmittedBytes}` +
-        ` data_sent:${f.dataBytesSent} reinjected:${f.reinjectedBytesSent}`,
+        ` data_sent:${f.dataBytesSent} no_dss:${f.bytesWithoutDss} reinjected:${f.reinjectedBytesSent}`,
     );
   }
   return lines.join('\n');

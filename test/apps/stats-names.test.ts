@@ -45,7 +45,7 @@ describe('namestack stats: names and MPTCP subflows', () => {
     expect(text).toMatch(/^mptcp: \d+ connections {2}activeOpens:2/m);
     expect(text).toMatch(/^ {2}mptcp ESTABLISHED token:[0-9a-f]+ remote_token:[0-9a-f]+ subflows:\d+ sched:\w+ cc:\w+ snd_una:300000 snd_nxt:300000 write_seq:300000 rcv_nxt:50000 reinjected:\d+ data_rtx:\d+$/m);
     const subflow = (role: string, from: string, to: string): RegExp =>
-      new RegExp(`^ {4}subflow \\d+ ${role} ${from}:\\d+ -> ${to}:7 ESTABLISHED [a-z,]*active cwnd:\\d+ srtt:\\d+\\.\\d sent:\\d+ acked:\\d+ rcvd:\\d+ retrans:\\d+ data_sent:\\d+ reinjected:\\d+$`, 'm');
+      new RegExp(`^ {4}subflow \\d+ ${role} ${from}:\\d+ -> ${to}:7 ESTABLISHED [a-z,]*active cwnd:\\d+ srtt:\\d+\\.\\d sent:\\d+ acked:\\d+ rcvd:\\d+ retrans:\\d+ data_sent:\\d+ no_dss:\\d+ reinjected:\\d+$`, 'm');
     expect(text).toMatch(subflow('mpc-client', `\\[${ADDR.alice6}\\]`, `\\[${ADDR.carol6}\\]`));
     expect(text).toMatch(/ sent:300000 acked:300000 rcvd:50000 /);
     expect(text).toMatch(subflow('join-client', ADDR.alice4, ADDR.carol4));

@@ -223,9 +223,11 @@ describe('namestack MPTCP and the kernel over two paths', () => {
     expect(delta(before, after, 'MPTcpExtMPCapableSYNRX')).toBe(1);
     expect(delta(before, after, 'MPTcpExtMPJoinAckRx')).toBeGreaterThanOrEqual(1);
     expect(delta(before, after, 'MPTcpExtMPCapableFallbackACK') + delta(before, after, 'MPTcpExtDSSNoMatchTCP')).toBe(0);
-    // Most segments went without a DSS (the mapping rode on an earlier one): the kernel took
-    // them all, no mapping mismatch, no fallback.
-    expect(stats.subflows.reduce((n, f) => n + f.bytesWithoutDss, 0)).toBeGreaterThan(up.data.length / 2);
+    // Megabytes went without a DSS (the mapping rode on an earlier one): the kernel took them
+    // all, no mapping mismatch, no fallback. Not most of them: on unlimited veth paths a
+    // subflow's cwnd / srtt passes a gigabit and its sends keep the DSS on every segment
+    // (TcpConnection.transmit), so the share varies with the machine (40-55% here).
+    expect(stats.subflows.reduce((n, f) => n + f.bytesWithoutDss, 0)).toBeGreaterThan(up.data.length / 8);
     for (const k of ['MPTcpExtDSSNotMatching', 'MPTcpExtNoDSSInWindow', 'MPTcpExtDssFallback', 'MPTcpExtInfiniteMapRx', 'MPTcpExtDSSCorruptionFallback', 'MPTcpExtDSSCorruptionReset']) expect(delta(before, after, k), k).toBe(0);
     expect(delta(before, after, 'MPTcpExtAddAddrTx')).toBeGreaterThanOrEqual(1);
     expect(delta(before, after, 'TcpExtTCPAbortOnData') + delta(before, after, 'TcpExtTCPAbortOnClose')).toBe(0);

@@ -194,15 +194,18 @@ export class DnsResolver implements TimerClient {
   }
 
   /**
-   * AAAA and A for `name` (RFC 8305 3: AAAA asked first, A right after), each reported to
-   * `onAnswer` as it arrives; with dns.lookupWithAny one ANY query whose addresses are
-   * split by family (and the pair asked after all when the ANY answer holds no address).
+   * AAAA and A for `name`, each reported to `onAnswer` as it arrives; with dns.lookupWithAny
+   * one ANY query whose addresses are split by family (and the pair asked after all when the
+   * ANY answer holds no address). RFC 8305 3 asks AAAA first, A right after: that is for a
+   * host that prefers IPv6; `first` 4 (a caller whose learned preference is IPv4) asks A
+   * first, so the answer its race starts on is sent, answered and read first.
    */
-  lookupBoth(name: string, now: number, onAnswer: (family: IpFamily, r: DnsResult, now: number) => void): DnsQueryHandle {
+  lookupBoth(name: string, now: number, onAnswer: (family: IpFamily, r: DnsResult, now: number) => void, first: IpFamily = 6): DnsQueryHandle {
     const pair = (at: number): DnsQueryHandle => {
-      const six = this.resolve(name, 'AAAA', at, (r, t) => onAnswer(6, r, t));
-      const four = this.resolve(name, 'A', at, (r, t) => onAnswer(4, r, t));
-      return { cancel: () => (six.cancel(), four.cancel()) };
+      const ask = (family: IpFamily): DnsQueryHandle => this.resolve(name, family === 6 ? 'AAAA' : 'A', at, (r, t) => onAnswer(family, r, t));
+      const a = ask(first);
+      const b = ask(first === 6 ? 4 : 6);
+      return { cancel: () => (a.cancel(), b.cancel()) };
     };
     if (!this.config.lookupWithAny) return pair(now);
     let fallback: DnsQueryHandle | undefined;

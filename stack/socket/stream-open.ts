@@ -59,7 +59,7 @@ export class StreamOpen implements RaceOwner {
     const keepOtherFamily = req.multipath && core.mptcp !== undefined && core.config.eyeballs.keepOtherFamilyForMptcp;
     this.race = new HappyEyeballsRace(this, core.config.eyeballs, core.preferences, { destination: req.peerName, keepOtherFamily }, now);
     this.removeTimer = core.host.addTimerClient(this.race);
-    this.lookup = core.resolver.lookupBoth(req.peerName, now, (family, r, at) => this.race.onAnswer(family, r.ok ? r : { ok: false, code: r.code }, at));
+    this.lookup = core.resolver.lookupBoth(req.peerName, now, (family, r, at) => this.race.onAnswer(family, r.ok ? r : { ok: false, code: r.code }, at), this.race.record.firstFamily);
   }
 
   /** The application gave up (closed the socket before it connected). */

@@ -293,6 +293,15 @@ describe('lookupBoth (RFC 8305 3)', () => {
     ]);
   });
 
+  it('asks A first when the caller starts with IPv4 (a learned preference), AAAA right after', () => {
+    const w = dnsWorld({ zone: ZONE });
+    const got: number[] = [];
+    w.resolver.lookupBoth('bob.lab.test', 0, (family) => got.push(family), 4);
+    w.net.run(100);
+    expect(w.queries.map((q) => q.question.type)).toEqual(['A', 'AAAA']);
+    expect(got).toEqual([4, 6]);
+  });
+
   it('with lookupWithAny asks one ANY query, as the thesis daemon did, and splits it by family', () => {
     const w = dnsWorld({ zone: ZONE, config: { dns: { lookupWithAny: true } } });
     const got: [number, DnsResult][] = [];

@@ -18,9 +18,11 @@
 // first make WARMUP unreported connections (JIT, resolver libraries). The path RTT (ping,
 // median) is shown for reference.
 //
-// Run: npx tsc -p tsconfig.json && scripts/bench-eyeballs [--trials 10] [--prefix bench-he] [--record] [--keep] [--verbose]
+// Run: npx tsc -p tsconfig.json && scripts/bench-eyeballs [--trials 10] [--prefix bench-he] [--record] [--keep] [--verbose] [--phases]
 // --record appends a dated section to docs/BENCHMARKS.md; --keep leaves the lab up; --verbose
-// prints every trial's race (DNS answers, attempts, the end, in ms after the call).
+// prints every trial's race (DNS answers, attempts, the end, in ms after the call); --phases
+// splits namestack's time into phases from the packets on alice's TUNs (what went out when
+// its write returned, what came in when it was read; see PacketTimes).
 
 import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -34,6 +36,9 @@ import { labDown, labExec, labUp, type LabStatusUp } from '../apps/lab/lab.js';
 import { DnsResolver } from '../stack/dns/resolver.js';
 import type { RaceRecord } from '../stack/eyeballs/race.js';
 import { NameStack } from '../stack/socket/name-stack.js';
+import { parsePacket } from '../stack/wire/packet.js';
+import { TCP_ACK, TCP_SYN } from '../stack/wire/tcp.js';
+import { PcapWriter } from '../tun/pcap.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -42,6 +47,7 @@ const { values: args } = parseArgs({
     record: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
+    phases: { type: 'boolean', default: false },
   },
 });
 const TRIALS = Number(args.trials);
@@ -78,7 +84,53 @@ interface Trial {
   family?: string;
   error?: string;
   p?: number;
+  /** --phases: PHASES' durations in ms. */
+  phases?: number[];
 }
+
+/**
+ * --phases: the TUN captures' timestamps (CaptureLink: a packet sent once its write returned,
+ * one received when it was read, before the stack saw it) on the clock of the trials
+ * (performance.now()). Packets are kept as bytes and parsed after the trial.
+ */
+class PacketTimes extends PcapWriter {
+  readonly packets: { at: number; bytes: Uint8Array }[] = [];
+
+  constructor() {
+    super(() => {});
+  }
+
+  override writePacket(timestampMs: number, packet: Uint8Array): void {
+    this.packets.push({ at: timestampMs - performance.timeOrigin, bytes: packet.slice() });
+  }
+
+  /**
+   * One open's phases, from the call at `t0` to the callback at `t1`: its DNS queries out, the
+   * wait for the first answer, that answer to the first SYN out, the wait for the first SYN-ACK,
+   * the SYN-ACK to the callback. Undefined when a packet is missing (a failed open).
+   */
+  phases(t0: number, t1: number): number[] | undefined {
+    let queriesOut: number | undefined;
+    let answerIn: number | undefined;
+    let synOut: number | undefined;
+    let synAckIn: number | undefined;
+    for (const { at, bytes } of this.packets) {
+      if (at < t0 || at > t1) continue;
+      const p = parsePacket(bytes);
+      if (!p.ok) continue;
+      const t = p.value.transport;
+      if (t.protocol === 'udp' && t.repr.dstPort === 53 && answerIn === undefined) queriesOut = at;
+      else if (t.protocol === 'udp' && t.repr.srcPort === 53) answerIn ??= at;
+      else if (t.protocol === 'tcp' && (t.repr.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) synOut ??= at;
+      else if (t.protocol === 'tcp' && (t.repr.flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK)) synAckIn ??= at;
+    }
+    this.packets.length = 0;
+    if (queriesOut === undefined || answerIn === undefined || synOut === undefined || synAckIn === undefined) return undefined;
+    return [queriesOut - t0, answerIn - queriesOut, synOut - answerIn, synAckIn - synOut, t1 - synAckIn];
+  }
+}
+
+const PHASES = ['call to DNS queries out', 'wait for the first answer', 'answer to SYN out', 'wait for the SYN-ACK', 'SYN-ACK to callback'];
 
 const children: ChildProcess[] = [];
 
@@ -94,6 +146,8 @@ async function namestackTrials(alice: InProcessHost, status: LabStatusUp, learn:
   const servers = status.nameservers.flatMap((n) => [n.ipv6, n.ipv4]);
   let p = 0;
   const out: Trial[] = [];
+  const tap = args.phases ? new PacketTimes() : undefined;
+  if (tap) for (const l of alice.daemon.links) l.capture.start(tap);
   // Negative trials warm this process up (JIT) on another name, so P for the server stays untouched.
   for (let i = -WARMUP; i < TRIALS; i++) {
     const name = i < 0 ? 'bob.lab.test' : SERVER;
@@ -117,12 +171,20 @@ async function namestackTrials(alice: InProcessHost, status: LabStatusUp, learn:
     });
     resolver.close();
     if (args.verbose) process.stdout.write(`  trial ${i}: ${timeline(race, t0)}\n`);
+    const phases = tap?.phases(t0, connectedAt);
     if (i < 0) continue;
-    out.push({ ms: connectedAt - t0, family: race.winner!.family === 6 ? 'IPv6' : 'IPv4', p: race.preferenceBefore });
+    out.push({ ms: connectedAt - t0, family: race.winner!.family === 6 ? 'IPv6' : 'IPv4', p: race.preferenceBefore, ...(phases && { phases }) });
     if (learn) p = race.preferenceAfter;
     await new Promise((r) => setTimeout(r, 50));
   }
+  if (tap) for (const l of alice.daemon.links) l.capture.stop();
   return out;
+}
+
+/** --phases: the median of each phase over the trials that have them. */
+function phaseCells(ts: Trial[]): string[] {
+  const timed = ts.filter((t) => t.phases);
+  return PHASES.map((_, i) => (timed.length === 0 ? '-' : median(timed.map((t) => t.phases![i]!)).toFixed(2)));
 }
 
 /** A race's events in ms after the call: DNS answers, attempts (start-end outcome), the end. */
@@ -158,6 +220,7 @@ async function main(): Promise<void> {
   const status = await labUp({ prefix: PREFIX });
   const alice = await startInProcessHost(PREFIX, 'alice', { control: join(tmp, 'alice.sock') });
   const rows: string[] = [];
+  const phaseRows: string[] = [];
   const bob6 = status.hosts.bob!.addresses.find((a) => a.path === 'p1')!.ipv6;
   try {
     children.push(await startAcceptLoop(PREFIX, 'bob', PORT));
@@ -172,6 +235,7 @@ async function main(): Promise<void> {
           `| ${scenario} | ${cell(node)} | ${cell(first)} | ${cell(learned)} (P ${learned[0]?.p} .. ${learned[learned.length - 1]?.p}) |`,
         );
         process.stdout.write(`${scenario}: node ${cell(node)}; namestack first ${cell(first)}; learned ${cell(learned)}\n`);
+        if (args.phases) for (const [label, ts] of [['P = 0', first], ['P learned', learned]] as const) phaseRows.push(`| ${scenario}, ${label} | ${phaseCells(ts).join(' | ')} | ${cell(ts)} |`);
       } finally {
         if (scenario === 'IPv6 broken') await labExec(PREFIX, 'r1', ['ip', '-6', 'route', 'del', 'blackhole', `${bob6}/128`]);
       }
@@ -185,7 +249,7 @@ async function main(): Promise<void> {
       '',
       `## Happy Eyeballs time to connect (scripts/bench-eyeballs), ${new Date().toISOString().slice(0, 10)}`,
       '',
-      `Command: \`npx tsc -p tsconfig.json && scripts/bench-eyeballs --trials ${TRIALS}${args.record ? ' --record' : ''}\` (root).`,
+      `Command: \`npx tsc -p tsconfig.json && scripts/bench-eyeballs --trials ${TRIALS}${args.phases ? ' --phases' : ''}${args.record ? ' --record' : ''}\` (root).`,
       `Date: ${new Date().toISOString()}. Machine: nproc ${cpus().length}, Linux ${release()}, Node ${process.version}.`,
       `Server ${SERVER} (AAAA on p1, A on p2; bob's kernel, MPTCP). Milliseconds from the call to the`,
       `application's connect callback (Node: the 'connect' event), DNS included (namestack: a fresh resolver per trial; Node: getaddrinfo), median`,
@@ -194,6 +258,16 @@ async function main(): Promise<void> {
       '',
       table,
       '',
+      ...(args.phases
+        ? [
+            "namestack's time in phases (--phases; median ms; packets timestamped on alice's TUNs: sent when the write returned, received when read):",
+            '',
+            `| scenario | ${PHASES.join(' | ')} | total |`,
+            `|---|${PHASES.map(() => '---:|').join('')}---:|`,
+            ...phaseRows,
+            '',
+          ]
+        : []),
     ].join('\n');
     process.stdout.write(text);
     if (args.record) appendFileSync(join(ROOT, 'docs', 'BENCHMARKS.md'), text);

@@ -165,19 +165,35 @@ function kernelView(port: number): { mptcpSubflows: number; subflows: string[] }
   return { mptcpSubflows: m ? Number(m[1]) : 0, subflows };
 }
 
-/** Samples kernelView every 50 ms while a transfer runs; stop() gives the view with the most subflows. */
-function watchKernel(port: number): { stop(): ReturnType<typeof kernelView> } {
-  let view: ReturnType<typeof kernelView> = { mptcpSubflows: 0, subflows: [] };
-  const probe = setInterval(() => {
+/**
+ * Samples kernelView every 50 ms while a transfer runs; stop() gives the most of each seen: the
+ * largest subflow count ss -M reported, the longest list of established subflows. Apart: the
+ * two ss calls of one sample are not one instant (a join that lands between them showed in
+ * the list while the count was still 0).
+ */
+function watchKernel(port: number): { stop(): ReturnType<typeof kernelView>; until(done: (v: ReturnType<typeof kernelView>) => boolean): Promise<void> } {
+  const view: ReturnType<typeof kernelView> = { mptcpSubflows: 0, subflows: [] };
+  const sample = (): void => {
     const v = kernelView(port);
-    if (v.subflows.length > view.subflows.length) view = v;
-  }, 50);
+    view.mptcpSubflows = Math.max(view.mptcpSubflows, v.mptcpSubflows);
+    if (v.subflows.length > view.subflows.length) view.subflows = v.subflows;
+  };
+  const probe = setInterval(sample, 50);
   return {
     stop: () => {
       clearInterval(probe);
       return view;
     },
+    /** Samples every 10 ms until `done` holds for the view (or 3 s passed): for a transfer held meanwhile. */
+    until: async (done) => {
+      for (let i = 0; i < 300 && (sample(), !done(view)); i++) await new Promise((r) => setTimeout(r, 10));
+    },
   };
+}
+
+/** What expectTwoPaths asks of the kernel's view: a join counted, subflows on both kernel addresses. */
+function kernelOnTwoPaths(view: ReturnType<typeof kernelView>): boolean {
+  return view.mptcpSubflows >= 1 && new Set(view.subflows.map((l) => l.split(' ')[0]!.split(':')[0])).size === 2;
 }
 
 /** What both roles must show: the kernel lists subflows on both of its addresses, ours carried data on both of ours. */
@@ -398,9 +414,11 @@ describe('iperf3 and a kernel peer under mptcpize run, over two paths', () => {
     const peer = spawnIn(ns, ['mptcpize', 'run', 'python3', PEER_SCRIPT, 'listen', '0.0.0.0', String(port), down.path, ready]);
     await waitFor(ready);
     const conn = mptcp.connect({ remoteAddress: KERNEL[0], remotePort: port }, runtime.now());
-    const done = exchange(conn, up.data, undefined, { bytes: 1 << 20, until: subflowUp(conn, (f) => f.local.startsWith(US[1])) });
-    runtime.kick();
+    // Held after 1 MB until our join on the second path is up and the kernel shows it: on a
+    // fast machine the whole transfer took less than one 50 ms sample.
     const watch = watchKernel(port);
+    const done = exchange(conn, up.data, undefined, { bytes: 1 << 20, until: subflowUp(conn, (f) => f.local.startsWith(US[1])).then(() => watch.until(kernelOnTwoPaths)) });
+    runtime.kick();
     const r = await done;
     const view = watch.stop();
     const peerOut: PeerResult = JSON.parse((await peer.output).trim().split('\n').at(-1)!);

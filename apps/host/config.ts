@@ -51,6 +51,8 @@ export interface LinkConfig {
   pcap?: string;
   /** User-space impairment on this link (tun/impaired-link.ts), set at start. */
   impair?: ImpairedLinkParams;
+  /** TunDevice.busyPollUs: after a write, read from the event loop this long (0 = off). */
+  busyPollUs?: number;
 }
 
 export interface ControlLimits {
@@ -198,7 +200,9 @@ const DEFAULT_IMPAIRMENT_KEYS: Record<keyof ImpairmentParams, true> = {
 
 const OFFLOAD_KEYS: readonly (keyof TunOffloads)[] = ['csum', 'tso4', 'tso6', 'uso'];
 
-const LINK_KEYS = ['tun', 'mtu', 'netns', 'offloads', 'addresses', 'gateways', 'routes', 'kernelAddresses', 'kernelRoutes', 'pcap', 'impair'];
+const LINK_KEYS = ['tun', 'mtu', 'netns', 'offloads', 'addresses', 'gateways', 'routes', 'kernelAddresses', 'kernelRoutes', 'pcap', 'impair', 'busyPollUs'];
+/** A busy poll spins: at most 10 ms of it per write. */
+const MAX_BUSY_POLL_US = 10_000;
 // The lab's link shape (NamestackHostConfig.links).
 const LAB_LINK_KEYS = ['path', 'tun', 'ipv4', 'ipv6', 'prefixLength4', 'prefixLength6', 'gateway4', 'gateway6', 'farSubnets'];
 
@@ -218,6 +222,7 @@ function parseLink(v: unknown, where: string): LinkConfig {
   };
   if (v.netns !== undefined) link.netns = str(v.netns, `${where}.netns`);
   if (v.pcap !== undefined) link.pcap = str(v.pcap, `${where}.pcap`);
+  if (v.busyPollUs !== undefined) link.busyPollUs = int(v.busyPollUs, `${where}.busyPollUs`, 0, MAX_BUSY_POLL_US);
   if (v.impair !== undefined) {
     if (!isObject(v.impair)) fail(`${where}.impair must be an object with "both", "tx" and/or "rx"`);
     checkKeys(v.impair, ['both', 'tx', 'rx'], `${where}.impair`);
@@ -430,6 +435,9 @@ export function parseLinkFlag(spec: string): LinkConfig {
         break;
       case 'mtu':
         v.mtu = /^\d+$/.test(value) ? Number(value) : value;
+        break;
+      case 'busy-poll':
+        v.busyPollUs = /^\d+us$/.test(value) ? Number(value.slice(0, -2)) : value;
         break;
       case 'addr':
         push('addresses', value);

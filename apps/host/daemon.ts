@@ -81,6 +81,7 @@ function openLink(config: LinkConfig, host: Host, index: number): DaemonLink {
     name: config.tun,
     mtu: config.mtu,
     ...(config.netns !== undefined && { netns: config.netns }),
+    ...(config.busyPollUs !== undefined && { busyPollUs: config.busyPollUs }),
     // The impaired link cuts TCP super-packets into wire segments but not UDP ones (USO).
     ...(config.offloads === false ? { vnetHeader: false } : { offloads: config.impair ? { ...config.offloads, uso: false } : config.offloads }),
   });

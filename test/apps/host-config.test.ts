@@ -115,6 +115,10 @@ describe('flags', () => {
     expect(parseLinkFlag('tun=x,offloads=off').offloads).toBe(false);
     expect(() => parseLinkFlag('tun=x,colour=blue')).toThrow(/unknown key "colour"/);
     expect(() => parseLinkFlag('tun=x,delay=fast')).toThrow(/bad duration/);
+    expect(parseLinkFlag('tun=x,busy-poll=200us').busyPollUs).toBe(200);
+    expect(parseLinkFlag('tun=x').busyPollUs).toBeUndefined();
+    expect(() => parseLinkFlag('tun=x,busy-poll=200')).toThrow(expect.objectContaining({ code: 'EBADCONFIG', message: expect.stringMatching(/busyPollUs must be an integer from 0 to 10000/) }));
+    expect(() => parseLinkFlag('tun=x,busy-poll=20000us')).toThrow(/busyPollUs must be an integer from 0 to 10000/);
   });
 
   it('--set and --host', () => {

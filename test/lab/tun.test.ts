@@ -173,6 +173,21 @@ describe('TunDevice traffic', () => {
     expect(dev.stats.rxPackets).toBeGreaterThanOrEqual(1);
   });
 
+  it('with busyPollUs reads the answer to a write from the event loop, without the poller thread; without, through it', async () => {
+    // The kernel answers an echo request inside the write, so the reply waits when it returns.
+    // The pause lets the reader's own polls after a batch end first (they would catch it too).
+    for (const busyPollUs of [0, 50_000]) {
+      const { dev } = labTun({ busyPollUs });
+      const rx = new PacketCollector(dev);
+      for (let seq = 1; seq <= 3; seq++) {
+        await new Promise((r) => setTimeout(r, 5));
+        dev.send(echoRequest(US, KERNEL, 0x4343, seq));
+        await rx.next((p) => echoFields(p.packet)?.sequence === seq);
+      }
+      expect(dev.stats.rxBusyPolled).toBe(busyPollUs === 0 ? 0 : 3);
+    }
+  });
+
   it('receives a kernel TCP flow as GSO super-packets larger than the MTU (and captures them)', async () => {
     const { dev, ns } = labTun();
     const capture = new CaptureLink(dev);

@@ -370,8 +370,12 @@ export class TunDevice implements Link {
     // run in between); only a poll that finds nothing hands waiting back to the worker.
     // Under load this saves the two thread wake-ups per batch, which on a busy 2-core
     // machine cost milliseconds while the kernel's queue (500 packets) overflowed.
-    if (batch.length > 0) this.nextDrain = setImmediate(this.drain);
-    else if (performance.now() < this.busyPollUntil) {
+    if (batch.length > 0) {
+      // A write from the handler may have scheduled a busy drain: this one takes its place.
+      clearImmediate(this.nextDrain);
+      this.busyDrain = false;
+      this.nextDrain = setImmediate(this.drain);
+    } else if (performance.now() < this.busyPollUntil) {
       // The poller may be armed meanwhile; a packet it also sees costs one spare wake-up.
       this.busyDrain = true;
       this.nextDrain = setImmediate(this.drain);

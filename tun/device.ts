@@ -313,10 +313,14 @@ export class TunDevice implements Link {
   /** Keeps reading from the event loop for busyPollUs from now (see busyPollUs). */
   private busyPoll(): void {
     this.busyPollUntil = performance.now() + this.busyPollUs / 1000;
-    if (this.nextDrain === undefined && this.watcher) {
-      this.busyDrain = true;
-      this.nextDrain = setImmediate(this.drain);
-    }
+    if (this.nextDrain === undefined && this.watcher) this.scheduleDrain(true);
+  }
+
+  /** The next drain from the event loop, in place of any pending one; `busy`: the busy poll asked for it. */
+  private scheduleDrain(busy: boolean): void {
+    clearImmediate(this.nextDrain);
+    this.busyDrain = busy;
+    this.nextDrain = setImmediate(this.drain);
   }
 
   private refuse(code: string): boolean {
@@ -370,16 +374,11 @@ export class TunDevice implements Link {
     // run in between); only a poll that finds nothing hands waiting back to the worker.
     // Under load this saves the two thread wake-ups per batch, which on a busy 2-core
     // machine cost milliseconds while the kernel's queue (500 packets) overflowed.
-    if (batch.length > 0) {
-      // A write from the handler may have scheduled a busy drain: this one takes its place.
-      clearImmediate(this.nextDrain);
-      this.busyDrain = false;
-      this.nextDrain = setImmediate(this.drain);
-    } else if (performance.now() < this.busyPollUntil) {
-      // The poller may be armed meanwhile; a packet it also sees costs one spare wake-up.
-      this.busyDrain = true;
-      this.nextDrain = setImmediate(this.drain);
-    } else this.watcher?.rearm();
+    // After a batch this drain takes the place of a busy one a write from the handler asked for.
+    if (batch.length > 0) this.scheduleDrain(false);
+    // The poller may be armed meanwhile; a packet it also sees costs one spare wake-up.
+    else if (performance.now() < this.busyPollUntil) this.scheduleDrain(true);
+    else this.watcher?.rearm();
   };
 
   /**

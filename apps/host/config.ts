@@ -437,7 +437,12 @@ export function parseLinkFlag(spec: string): LinkConfig {
         v.mtu = /^\d+$/.test(value) ? Number(value) : value;
         break;
       case 'busy-poll':
-        v.busyPollUs = /^\d+us$/.test(value) ? Number(value.slice(0, -2)) : value;
+        // A duration as the impairment keys take it (200us, 0.2ms), kept in whole microseconds.
+        try {
+          v.busyPollUs = Math.round(parseDuration(value) * 1000);
+        } catch (e) {
+          fail(`${where}: ${(e as Error).message}`);
+        }
         break;
       case 'addr':
         push('addresses', value);
